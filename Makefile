@@ -1,0 +1,41 @@
+# Two commands on a fresh machine with python3 and make: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SANDBOX_DIR ?= .sandbox
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+
+.PHONY: install test lint format demo dev sandbox clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check afas_sf_assets afas_sf_assets_tests benchmarks tools
+
+format: install
+	$(BIN)/ruff format afas_sf_assets afas_sf_assets_tests benchmarks tools
+	$(BIN)/ruff check --fix afas_sf_assets afas_sf_assets_tests benchmarks tools
+
+test: lint
+	$(BIN)/pytest
+
+demo: install
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/afas-sf demo --dir $(SANDBOX_DIR)
+
+sandbox: install
+	$(BIN)/afas-sf sandbox --dir $(SANDBOX_DIR)
+
+dev: install
+	@mkdir -p $(DAGSTER_HOME)
+	SANDBOX_DIR=$(SANDBOX_DIR) BIN=$(BIN) bash deploy/dev.sh
+
+clean:
+	rm -rf $(VENV) $(SANDBOX_DIR) .dagster .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The AFAS Profit sandbox: SQLite-backed, served over HTTP by Starlette."""
