@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -21,10 +22,8 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
         for key, value in settings.items():
             print(f"{key}={value}")
         sys.stdout.flush()
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -16,7 +16,9 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     jitter: float = 0.25
 
-    def delay(self, attempt: int, retry_after: float | None = None, *, rng: random.Random | None = None) -> float | None:
+    def delay(
+        self, attempt: int, retry_after: float | None = None, *, rng: random.Random | None = None
+    ) -> float | None:
         """Seconds to sleep after failed attempt number `attempt` (1-based), or None to give up."""
         if attempt >= self.max_attempts:
             return None

@@ -33,11 +33,14 @@ def _element_schema(node: dict[str, Any]) -> dict[str, Any]:
 def _walk(element: dict[str, Any], into: dict[str, Any]) -> None:
     props = element.get("properties", {})
     for field_id, spec in props.get("Fields", {}).get("properties", {}).items():
-        into["fields"].setdefault(field_id, {
-            "type": spec.get("format") or spec.get("type", "string"),
-            "label": (spec.get("description") or "").split("\n")[0],
-            "length": spec.get("maxLength"),
-        })
+        into["fields"].setdefault(
+            field_id,
+            {
+                "type": spec.get("format") or spec.get("type", "string"),
+                "label": (spec.get("description") or "").split("\n")[0],
+                "length": spec.get("maxLength"),
+            },
+        )
     objects = props.get("Objects")
     if not objects:
         return
@@ -54,7 +57,7 @@ def main(spec_dir: Path) -> None:
         for method in ("POST", "PUT"):
             schema = schemas.get(f"{connector}_{method}")
             if schema:
-                (root_name, root), = schema["properties"].items()
+                ((root_name, root),) = schema["properties"].items()
                 tree["root"] = root_name
                 _walk(_element_schema(root), tree)
         result[connector] = tree

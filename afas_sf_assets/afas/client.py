@@ -44,18 +44,18 @@ logger = logging.getLogger(__name__)
 # staying one below keeps clear of any off-by-one in how AFAS counts.
 MAX_QUERY_LENGTH = 2048
 
-# 500s that no retry will cure: the same request fails the same way.
-_PERMANENT_500_MARKERS = (
-    "not found",
-    "not supported",
-    "not authorized",
-    "out of memory",
-    "niet gevonden",
-)
-# A timed-out request may still be running inside Profit: repeating a POST could book it twice.
+# AFAS answers every Profit error with 500 and a generic errorNumber, so the message decides.
+# These no retry will cure: the same request fails the same way.
+_PERMANENT_500_MARKERS = ("not found", "not supported", "not authorized", "out of memory", "niet gevonden")
+# These pass: another user holds a lock. Writes are retried only for these, since most failed
+# writes are validation errors; reads are retried for anything not known to be permanent.
+_TRANSIENT_500_MARKERS = ("by another user", "locked", "deadlock", "try again", "probeer het later")
+# A timed-out request may still be running inside Profit: repeating a write could book it twice.
 _STILL_RUNNING_MARKER = "maximum duration"
 
 Element = Mapping[str, Any]
+# Update connectors whose body root is not named after the connector.
+ROOT_OBJECT = {"FiEntries": "FiEntryPar"}
 
 
 def element(
@@ -202,19 +202,23 @@ class AfasClient:
     def insert(
         self, connector: str, elements: Element | Sequence[Element], *, sub_object: str | None = None
     ) -> dict[str, Any]:
-        """POST a new record (or a sub-object such as `FbSales/FbSalesLines`); the keys AFAS made."""
+        """POST a new record; the keys AFAS made.
+
+        With `sub_object` (e.g. `FbSalesLines`) the element names an existing record by its key
+        fields and carries the new sub-records in its `Objects`, as AFAS's spec shows.
+        """
         path = f"connectors/{connector}" + (f"/{sub_object}" if sub_object else "")
-        return self._write("POST", path, connector, envelope(sub_object or connector, elements))
+        return self._write("POST", path, envelope(ROOT_OBJECT.get(connector, connector), elements))
 
     def update(self, connector: str, elements: Element | Sequence[Element]) -> dict[str, Any]:
         """PUT changes: fields sent are changed, `""` clears one, fields left out stay."""
-        return self._write("PUT", f"connectors/{connector}", connector, envelope(connector, elements))
+        return self._write("PUT", f"connectors/{connector}", envelope(ROOT_OBJECT.get(connector, connector), elements))
 
     def delete(self, connector: str, key_field: str, value: str | int, *, element_name: str | None = None) -> None:
         path = f"connectors/{connector}/{element_name or connector}/@{key_field}/{value}"
         self._request("DELETE", path)
 
-    def _write(self, method: str, path: str, connector: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _write(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self._request(method, path, json_body=body)
         if not response.content.strip():
             return {}
@@ -275,8 +279,14 @@ class AfasClient:
             delay = self.retry.delay(attempt, error.retry_after) if retryable else None
             if delay is None:
                 raise error
-            logger.warning("AFAS %s %s failed (%s); attempt %d, retrying in %.1fs", method, path,
-                           error.status or "no answer", attempt, delay)
+            logger.warning(
+                "AFAS %s %s failed (%s); attempt %d, retrying in %.1fs",
+                method,
+                path,
+                error.status or "no answer",
+                attempt,
+                delay,
+            )
             time.sleep(delay)
 
 
@@ -286,9 +296,9 @@ def _is_retryable(method: str, error: AfasError) -> bool:
     if not isinstance(error, AfasServerError):
         return False
     message = (error.external_message or "").lower()
-    if any(marker in message for marker in _PERMANENT_500_MARKERS):
+    if any(marker in message for marker in _PERMANENT_500_MARKERS) or _STILL_RUNNING_MARKER in message:
         return False
-    return not (method == "POST" and _STILL_RUNNING_MARKER in message)
+    return method == "GET" or any(marker in message for marker in _TRANSIENT_500_MARKERS)
 
 
 def _status_error(method: str, path: str, response: httpx.Response) -> AfasStatusError:

@@ -94,9 +94,7 @@ class Where:
         return Where(tuple(left + right for left in self.groups for right in other.groups))
 
     def needs_json(self) -> bool:
-        return any(
-            "," in cond.wire_value or ";" in cond.wire_value for group in self.groups for cond in group
-        )
+        return any("," in cond.wire_value or ";" in cond.wire_value for group in self.groups for cond in group)
 
     def to_params(self) -> dict[str, str]:
         if self.is_empty:
@@ -114,8 +112,7 @@ class Where:
             {
                 "@FilterId": f"Filter {index}",
                 "Field": [
-                    {"@FieldId": c.field, "@OperatorType": str(int(c.operator)), "#text": c.wire_value}
-                    for c in group
+                    {"@FieldId": c.field, "@OperatorType": str(int(c.operator)), "#text": c.wire_value} for c in group
                 ],
             }
             for index, group in enumerate(self.groups, start=1)

@@ -24,10 +24,13 @@ class AfasResource(dg.ConfigurableResource):
 
     def settings(self) -> AfasSettings:
         return AfasSettings(
-            token=self.token, base_url=self.base_url, environment=self.environment,
+            token=self.token,
+            base_url=self.base_url,
+            environment=self.environment,
             environment_type=EnvironmentType(self.environment_type),
             ca_bundle=Path(self.ca_bundle) if self.ca_bundle else None,
-            integration_id=self.integration_id, page_size=self.page_size,
+            integration_id=self.integration_id,
+            page_size=self.page_size,
         )
 
     def client(self) -> AfasClient:

@@ -42,8 +42,10 @@ def seed_afas(store: AfasStore, options: SandboxOptions) -> None:
         loaded: dict[str, list[dict[str, Any]]] = json.loads(options.afas_data.read_text())
         unknown = sorted(set(loaded) - set(CONNECTOR_SET))
         if unknown:
-            raise SystemExit(f"--afas-data names connectors the project does not use: {', '.join(unknown)}; "
-                             f"known: {', '.join(CONNECTOR_SET)}")
+            raise SystemExit(
+                f"--afas-data names connectors the project does not use: {', '.join(unknown)}; "
+                f"known: {', '.join(CONNECTOR_SET)}"
+            )
         for connector, rows in loaded.items():
             store.upsert_rows(connector, rows, touch=False)
         return
@@ -64,8 +66,14 @@ class _Server(threading.Thread):
         super().__init__(daemon=True)
         self.sock = _listen()
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", ssl_certfile=str(tls.server_cert),
-                                ssl_keyfile=str(tls.server_key), timeout_keep_alive=30, access_log=False)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            ssl_certfile=str(tls.server_cert),
+            ssl_keyfile=str(tls.server_key),
+            timeout_keep_alive=30,
+            access_log=False,
+        )
         self.server = uvicorn.Server(config)
 
     def run(self) -> None:

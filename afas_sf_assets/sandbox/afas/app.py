@@ -54,18 +54,23 @@ class AfasSandboxApp:
     def __init__(self, store: AfasStore) -> None:
         self.store = store
         self.updates = UpdateConnectors(store)
+        # Per process, like the connection cap it checks: the most Profit calls served at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     def build(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/_sandbox/health", self.health),
-            Route("/_sandbox/rows/{connector}", self.sandbox_rows, methods=["GET", "POST", "DELETE"]),
-            Route("/_sandbox/faults", self.sandbox_faults, methods=["GET", "PUT", "DELETE"]),
-            Route("/_sandbox/access", self.sandbox_access, methods=["GET", "PUT"]),
-            Route("/_sandbox/calls", self.sandbox_calls, methods=["GET", "DELETE"]),
-            Route("/_sandbox/images/{image_id:int}", self.sandbox_image, methods=["POST"]),
-            Route("/_sandbox/files", self.sandbox_files, methods=["POST"]),
-            Route("/{path:path}", self.profit, methods=["GET", "POST", "PUT", "DELETE"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/_sandbox/health", self.health),
+                Route("/_sandbox/rows/{connector}", self.sandbox_rows, methods=["GET", "POST", "DELETE"]),
+                Route("/_sandbox/faults", self.sandbox_faults, methods=["GET", "PUT", "DELETE"]),
+                Route("/_sandbox/access", self.sandbox_access, methods=["GET", "PUT"]),
+                Route("/_sandbox/calls", self.sandbox_calls, methods=["GET", "DELETE"]),
+                Route("/_sandbox/images/{image_id:int}", self.sandbox_image, methods=["POST"]),
+                Route("/_sandbox/files", self.sandbox_files, methods=["POST"]),
+                Route("/{path:path}", self.profit, methods=["GET", "POST", "PUT", "DELETE"]),
+            ]
+        )
 
     # -- /_sandbox ---------------------------------------------------------------------------
 
@@ -101,9 +106,17 @@ class AfasSandboxApp:
     async def sandbox_calls(self, request: Request) -> Response:
         if request.method == "DELETE":
             self.store.reset_counters("calls:")
+            self.max_in_flight = 0
         counts = self.store.counters("calls:")
-        return JSONResponse({"total": counts.pop("total", 0), "connection_close": counts.pop("connection_close", 0),
-                             "by_endpoint": counts})
+        return JSONResponse(
+            {
+                "total": counts.pop("total", 0),
+                "connection_close": counts.pop("connection_close", 0),
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+                "by_endpoint": counts,
+            }
+        )
 
     async def sandbox_image(self, request: Request) -> Response:
         """Replace an item's image, as a user uploading a new picture in Profit would."""
@@ -111,7 +124,9 @@ class AfasSandboxApp:
         versions = self.store.get_meta("image_versions", {})
         versions[str(image_id)] = versions.get(str(image_id), 0) + 1
         self.store.set_meta("image_versions", versions)
-        items = self.store.query("AfasSf_Items", Query([[Condition("ImageId", Operator.EQ, str(image_id))]], [], 0, None))
+        items = self.store.query(
+            "AfasSf_Items", Query([[Condition("ImageId", Operator.EQ, str(image_id))]], [], 0, None)
+        )
         now = format_row_datetime(datetime.now(AMSTERDAM))
         self.store.upsert_rows("AfasSf_Items", [{"ItemCode": i["ItemCode"], "ImageModifiedDate": now} for i in items])
         return JSONResponse({"version": versions[str(image_id)]})
@@ -119,8 +134,11 @@ class AfasSandboxApp:
     async def sandbox_files(self, request: Request) -> Response:
         body = await request.json()
         files = self.store.get_meta("files", {})
-        files[body["path"]] = {"filename": body["filename"], "mimetype": body.get("mimetype", "application/octet-stream"),
-                               "filedata": body["filedata"]}
+        files[body["path"]] = {
+            "filename": body["filename"],
+            "mimetype": body.get("mimetype", "application/octet-stream"),
+            "filedata": body["filedata"],
+        }
         self.store.set_meta("files", files)
         return JSONResponse({"ok": True})
 
@@ -130,6 +148,14 @@ class AfasSandboxApp:
         segments = [unquote(s) for s in request.url.path.strip("/").split("/")]
         if not segments or segments[0].lower() != "profitrestservices":
             return Response(status_code=404)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._profit(request, segments)
+        finally:
+            self.in_flight -= 1
+
+    async def _profit(self, request: Request, segments: list[str]) -> Response:
         self.store.increment("calls:total")
         self.store.increment(f"calls:{request.method} {'/'.join(segments[1:3])}")
         if request.headers.get("connection", "").lower() == "close":
@@ -170,8 +196,10 @@ class AfasSandboxApp:
     @staticmethod
     def _fault_response(status: int, fault: dict[str, Any]) -> Response:
         if status == 503:
-            return JSONResponse({"error": {"message": "Profit is in maintenance"},
-                                 "retry_after": fault.get("retry_after", 0)}, status_code=503)
+            return JSONResponse(
+                {"error": {"message": "Profit is in maintenance"}, "retry_after": fault.get("retry_after", 0)},
+                status_code=503,
+            )
         if status == 500:
             return profit_error(fault.get("message", "Journal is blocked by another user"))
         return Response(status_code=status)
@@ -247,7 +275,9 @@ class AfasSandboxApp:
         if take != -1 and take * columns > MAX_CELLS:
             return profit_error("Out of memory")
         try:
-            order = [(f.removeprefix("-"), f.startswith("-")) for f in params.get("orderbyfieldids", "").split(",") if f]
+            order = [
+                (f.removeprefix("-"), f.startswith("-")) for f in params.get("orderbyfieldids", "").split(",") if f
+            ]
             groups = _parse_filters(params)
             rows = self.store.query(connector, Query(groups, order, skip, None if take == -1 else take))
         except ConnectorFieldNotFound as exc:
@@ -261,32 +291,59 @@ class AfasSandboxApp:
     def _metainfo(self, rest: list[str]) -> Response:
         if not rest:
             tree = update_connector_tree()
-            return JSONResponse({
-                "updateConnectors": [{"id": c, "description": c} for c in sorted(tree)],
-                "getConnectors": [{"id": s.id, "description": s.description} for s in CONNECTOR_SET.values()],
-                "info": {"envid": "O12345AA", "appName": "afas-sf sandbox", "group": "afas-sf",
-                         "tokenExpiry": None},
-            })
+            return JSONResponse(
+                {
+                    "updateConnectors": [{"id": c, "description": c} for c in sorted(tree)],
+                    "getConnectors": [{"id": s.id, "description": s.description} for s in CONNECTOR_SET.values()],
+                    "info": {
+                        "envid": "O12345AA",
+                        "appName": "afas-sf sandbox",
+                        "group": "afas-sf",
+                        "tokenExpiry": None,
+                    },
+                }
+            )
         if len(rest) == 2 and rest[0].lower() == "get":
             spec = CONNECTOR_SET.get(rest[1])
             if spec is None:
                 return profit_error("GetConnector not supported for this app or the user is not authorized")
-            return JSONResponse({"name": spec.id, "description": spec.description, "fields": [
-                {"id": f.id, "fieldId": f.id, "dataType": f.data_type.value, "label": f.label, "length": 0,
-                 "controlType": 1, "decimals": 2 if f.data_type.value == "decimal" else 0, "decimalsFieldId": ""}
-                for f in spec.fields]})
+            return JSONResponse(
+                {
+                    "name": spec.id,
+                    "description": spec.description,
+                    "fields": [
+                        {
+                            "id": f.id,
+                            "fieldId": f.id,
+                            "dataType": f.data_type.value,
+                            "label": f.label,
+                            "length": 0,
+                            "controlType": 1,
+                            "decimals": 2 if f.data_type.value == "decimal" else 0,
+                            "decimalsFieldId": "",
+                        }
+                        for f in spec.fields
+                    ],
+                }
+            )
         if len(rest) == 2 and rest[0].lower() == "update":
             tree = update_connector_tree().get(rest[1])
             if tree is None:
                 return profit_error("UpdateConnector not supported for this app or the user is not authorized")
             root = tree["root"]
-            return JSONResponse({"name": rest[1], "description": rest[1],
-                                 **_describe_object(rest[1], root, tree, KEY_ON_UPDATE.get(rest[1]))})
+            return JSONResponse(
+                {
+                    "name": rest[1],
+                    "description": rest[1],
+                    **_describe_object(rest[1], root, tree, KEY_ON_UPDATE.get(rest[1])),
+                }
+            )
         return Response(status_code=404)
 
     def _image(self, image_id: str, image_format: str) -> Response:
         if not image_id.isdigit() or not self.store.query(
-                "AfasSf_Items", Query([[Condition("ImageId", Operator.EQ, image_id)]], [], 0, 1)):
+            "AfasSf_Items", Query([[Condition("ImageId", Operator.EQ, image_id)]], [], 0, 1)
+        ):
             return Response(status_code=404)
         version = self.store.get_meta("image_versions", {}).get(image_id, 0)
         size = {"1": 4, "2": 6}.get(image_format, 8)
@@ -303,11 +360,22 @@ class AfasSandboxApp:
 def _describe_object(connector: str, name: str, tree: dict[str, Any], key: str | None) -> dict[str, Any]:
     mandatory = MANDATORY_ON_INSERT.get((connector, name), ())
     return {
-        "fields": [{"fieldId": field_id, "primaryKey": field_id == key, "dataType": spec["type"] or "string",
-                    "label": spec["label"], "mandatory": field_id in mandatory, "length": spec["length"] or 0,
-                    "values": []} for field_id, spec in sorted(tree["fields"].items())],
-        "objects": [{"name": child, **_describe_object(connector, child, subtree, None)}
-                    for child, subtree in sorted(tree["objects"].items())],
+        "fields": [
+            {
+                "fieldId": field_id,
+                "primaryKey": field_id == key,
+                "dataType": spec["type"] or "string",
+                "label": spec["label"],
+                "mandatory": field_id in mandatory,
+                "length": spec["length"] or 0,
+                "values": [],
+            }
+            for field_id, spec in sorted(tree["fields"].items())
+        ],
+        "objects": [
+            {"name": child, **_describe_object(connector, child, subtree, None)}
+            for child, subtree in sorted(tree["objects"].items())
+        ],
     }
 
 
@@ -319,8 +387,9 @@ def _parse_filters(params: dict[str, str]) -> list[list[Condition]]:
         groups = []
         for entry in filters:
             fields = entry["Field"] if isinstance(entry["Field"], list) else [entry["Field"]]
-            groups.append([Condition(f["@FieldId"], Operator(int(f["@OperatorType"])), f.get("#text", ""))
-                           for f in fields])
+            groups.append(
+                [Condition(f["@FieldId"], Operator(int(f["@OperatorType"])), f.get("#text", "")) for f in fields]
+            )
         return groups
     field_ids = params.get("filterfieldids", "")
     if not field_ids:

@@ -48,39 +48,112 @@ CATEGORY_TREE = {
     "SPORT": ("Sport", ["HARDLOPEN", "FIETSEN"]),
     "OUTDOOR": ("Outdoor", ["TENTEN", "RUGZAKKEN"]),
 }
-SUBGROUP_NAMES = {"SHIRTS": "Shirts", "BROEKEN": "Broeken", "JASSEN": "Jassen", "SNEAKERS": "Sneakers",
-                  "LAARZEN": "Laarzen", "TASSEN": "Tassen", "RIEMEN": "Riemen", "PETTEN": "Petten",
-                  "HARDLOPEN": "Hardlopen", "FIETSEN": "Fietsen", "TENTEN": "Tenten", "RUGZAKKEN": "Rugzakken"}
+SUBGROUP_NAMES = {
+    "SHIRTS": "Shirts",
+    "BROEKEN": "Broeken",
+    "JASSEN": "Jassen",
+    "SNEAKERS": "Sneakers",
+    "LAARZEN": "Laarzen",
+    "TASSEN": "Tassen",
+    "RIEMEN": "Riemen",
+    "PETTEN": "Petten",
+    "HARDLOPEN": "Hardlopen",
+    "FIETSEN": "Fietsen",
+    "TENTEN": "Tenten",
+    "RUGZAKKEN": "Rugzakken",
+}
 SIZES = ("S", "M", "L", "XL")
 COLOURS = ("Zwart", "Wit", "Blauw", "Rood", "Groen")
 BRANDS = ("Noorderlicht", "Dijkwerk", "Polderpeak", "Grachtgoed", "Veluwezoom")
 MATERIALS = ("Katoen", "Wol", "Leer", "Polyester", "Linnen")
-FIRST_NAMES = ("Jan", "Sanne", "Pieter", "Lotte", "Daan", "Emma", "Bram", "Julia", "Thijs", "Fleur",
-               "Ruben", "Anouk", "Sem", "Iris", "Lucas", "Noor")
-LAST_NAMES = ("de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder",
-              "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Dijk", "Dekker", "Brouwer")
-STREETS = ("Kerkstraat", "Dorpsstraat", "Molenweg", "Stationsweg", "Schoolstraat", "Prinsengracht",
-           "Herengracht", "Marktplein", "Julianalaan", "Wilhelminastraat")
-CITIES = (("Amsterdam", "1011"), ("Rotterdam", "3011"), ("Utrecht", "3511"), ("Den Haag", "2511"),
-          ("Eindhoven", "5611"), ("Groningen", "9711"), ("Zwolle", "8011"), ("Haarlem", "2011"))
+FIRST_NAMES = (
+    "Jan",
+    "Sanne",
+    "Pieter",
+    "Lotte",
+    "Daan",
+    "Emma",
+    "Bram",
+    "Julia",
+    "Thijs",
+    "Fleur",
+    "Ruben",
+    "Anouk",
+    "Sem",
+    "Iris",
+    "Lucas",
+    "Noor",
+)
+LAST_NAMES = (
+    "de Vries",
+    "Jansen",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Dijk",
+    "Dekker",
+    "Brouwer",
+)
+STREETS = (
+    "Kerkstraat",
+    "Dorpsstraat",
+    "Molenweg",
+    "Stationsweg",
+    "Schoolstraat",
+    "Prinsengracht",
+    "Herengracht",
+    "Marktplein",
+    "Julianalaan",
+    "Wilhelminastraat",
+)
+CITIES = (
+    ("Amsterdam", "1011"),
+    ("Rotterdam", "3011"),
+    ("Utrecht", "3511"),
+    ("Den Haag", "2511"),
+    ("Eindhoven", "5611"),
+    ("Groningen", "9711"),
+    ("Zwolle", "8011"),
+    ("Haarlem", "2011"),
+)
 COMPANY_WORDS = ("Techniek", "Handel", "Groothandel", "Mode", "Sport", "Retail", "Logistiek", "Design")
 PAYMENT_CONDITIONS = ("14", "30", "60", "DIR")
 PAYMENT_METHODS = ("IDEAL", "BANK", "INCASSO", "CC")
-PRICE_GROUPS = {"STANDAARD": "Standaard prijslijst", "GROOTHANDEL": "Groothandel", "PARTICULIER":
-                "Particulier (incl. btw)"}
+PRICE_GROUPS = {
+    "STANDAARD": "Standaard prijslijst",
+    "GROOTHANDEL": "Groothandel",
+    "PARTICULIER": "Particulier (incl. btw)",
+}
 WAREHOUSES = ("HOOFD", "ZUID")
-CARRIERS = {"PostNL": "https://jouw.postnl.nl/track-and-trace/{code}",
-            "DHL": "https://www.dhl.com/nl-nl/home/tracking.html?tracking-id={code}",
-            "DPD": "https://tracking.dpd.de/status/nl_NL/parcel/{code}",
-            "UPS": "https://www.ups.com/track?tracknum={code}",
-            "GLS": "https://gls-group.com/NL/nl/volg-je-pakket?match={code}"}
-DOCUMENT_STATUSES = {"quote": ("Open", "Accepted", "Rejected"),
-                     "order": ("Open", "Delivered", "Partially delivered", "Invoiced"),
-                     "invoice": ("Open", "Paid"),
-                     "direct_invoice": ("Open", "Paid"),
-                     "financial_mutation": ("Booked",)}
-DOCUMENT_START = {"quote": 50_000, "order": 10_000, "invoice": 30_000, "direct_invoice": 80_000,
-                  "financial_mutation": 70_000}
+CARRIERS = {
+    "PostNL": "https://jouw.postnl.nl/track-and-trace/{code}",
+    "DHL": "https://www.dhl.com/nl-nl/home/tracking.html?tracking-id={code}",
+    "DPD": "https://tracking.dpd.de/status/nl_NL/parcel/{code}",
+    "UPS": "https://www.ups.com/track?tracknum={code}",
+    "GLS": "https://gls-group.com/NL/nl/volg-je-pakket?match={code}",
+}
+DOCUMENT_STATUSES = {
+    "quote": ("Open", "Accepted", "Rejected"),
+    "order": ("Open", "Delivered", "Partially delivered", "Invoiced"),
+    "invoice": ("Open", "Paid"),
+    "direct_invoice": ("Open", "Paid"),
+    "financial_mutation": ("Booked",),
+}
+DOCUMENT_START = {
+    "quote": 50_000,
+    "order": 10_000,
+    "invoice": 30_000,
+    "direct_invoice": 80_000,
+    "financial_mutation": 70_000,
+}
 VAT_RATE = 0.21
 
 
@@ -92,8 +165,10 @@ def ean13(number: int) -> str:
 
 def png(colour: tuple[int, int, int], size: int = 8) -> bytes:
     """A tiny solid PNG, so image sync can be tested without shipping binaries."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
     raw = b"".join(b"\x00" + bytes(colour) * size for _ in range(size))
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
@@ -118,15 +193,23 @@ class DemoData:
 
     def generate(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         """(connector id, rows) in the order a real environment would have them."""
-        yield "Profit_Administrations", [
-            {"AdminId": 1, "AdminNm": "afas-sf Demo BV", "AdminCd": "DEMO"},
-            {"AdminId": 2, "AdminNm": "afas-sf Demo België BV", "AdminCd": "DEMOBE"},
-        ]
+        yield (
+            "Profit_Administrations",
+            [
+                {"AdminId": 1, "AdminNm": "afas-sf Demo BV", "AdminCd": "DEMO"},
+                {"AdminId": 2, "AdminNm": "afas-sf Demo België BV", "AdminCd": "DEMOBE"},
+            ],
+        )
         yield "AfasSf_ItemGroups", list(self._groups())
         yield from self._chunked("AfasSf_Items", self._items())
         yield "AfasSf_ItemRelations", list(self._relations())
-        yield "AfasSf_PriceGroups", [{"PriceGroup": code, "Description": name, "ModifiedDate": self._date()}
-                                     for code, name in PRICE_GROUPS.items()]
+        yield (
+            "AfasSf_PriceGroups",
+            [
+                {"PriceGroup": code, "Description": name, "ModifiedDate": self._date()}
+                for code, name in PRICE_GROUPS.items()
+            ],
+        )
         yield from self._chunked("AfasSf_SalesPrices", self._prices())
         yield from self._chunked("AfasSf_Stock", self._stock())
         yield from self._chunked("AfasSf_Debtors", self._debtors())
@@ -137,8 +220,9 @@ class DemoData:
         yield "AfasSf_DeliveryNoteLines", note_lines
 
     @staticmethod
-    def _chunked(connector: str, rows: Iterator[dict[str, Any]], size: int = 5_000) -> Iterator[
-            tuple[str, list[dict[str, Any]]]]:
+    def _chunked(
+        connector: str, rows: Iterator[dict[str, Any]], size: int = 5_000
+    ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         batch: list[dict[str, Any]] = []
         for row in rows:
             batch.append(row)
@@ -150,11 +234,21 @@ class DemoData:
 
     def _groups(self) -> Iterator[dict[str, Any]]:
         for order, (code, (name, children)) in enumerate(CATEGORY_TREE.items(), start=1):
-            yield {"GroupCode": code, "Description": name, "ParentGroupCode": None, "SortOrder": order,
-                   "ModifiedDate": self._date()}
+            yield {
+                "GroupCode": code,
+                "Description": name,
+                "ParentGroupCode": None,
+                "SortOrder": order,
+                "ModifiedDate": self._date(),
+            }
             for child_order, child in enumerate(children, start=1):
-                yield {"GroupCode": child, "Description": SUBGROUP_NAMES[child], "ParentGroupCode": code,
-                       "SortOrder": child_order, "ModifiedDate": self._date()}
+                yield {
+                    "GroupCode": child,
+                    "Description": SUBGROUP_NAMES[child],
+                    "ParentGroupCode": code,
+                    "SortOrder": child_order,
+                    "ModifiedDate": self._date(),
+                }
 
     def _items(self) -> Iterator[dict[str, Any]]:
         leaf_groups = [child for _, children in CATEGORY_TREE.values() for child in children]
@@ -168,38 +262,72 @@ class DemoData:
             brand = self.rng.choice(BRANDS)
             price = round(self.rng.uniform(4.95, 249.0), 2)
             base = {
-                "Description": f"{brand} {noun} {number}", "ExtraDescription": f"{noun} van {brand}",
+                "Description": f"{brand} {noun} {number}",
+                "ExtraDescription": f"{noun} van {brand}",
                 "LongDescription": f"{noun} van {brand}, gemaakt van {self.rng.choice(MATERIALS).lower()}. "
-                                   f"Artikel {number} uit de collectie {EPOCH.year}.",
-                "ItemGroup": group, "Brand": brand, "Material": self.rng.choice(MATERIALS),
-                "WeightKg": round(self.rng.uniform(0.1, 4.0), 3), "UnitId": "STK", "VatGroup": "HOOG",
-                "BasicSalesPrice": price, "CurrencyId": "EUR", "ManageStock": self.rng.random() > 0.05,
+                f"Artikel {number} uit de collectie {EPOCH.year}.",
+                "ItemGroup": group,
+                "Brand": brand,
+                "Material": self.rng.choice(MATERIALS),
+                "WeightKg": round(self.rng.uniform(0.1, 4.0), 3),
+                "UnitId": "STK",
+                "VatGroup": "HOOG",
+                "BasicSalesPrice": price,
+                "CurrencyId": "EUR",
+                "ManageStock": self.rng.random() > 0.05,
                 "Blocked": self.rng.random() < 0.02,
-                "CreateDate": self._date(30), "ModifiedDate": self._date(),
+                "CreateDate": self._date(30),
+                "ModifiedDate": self._date(),
             }
             has_image = self.rng.random() < 0.5
-            image = {"ImageId": number, "ImageModifiedDate": self._date()} if has_image else {
-                "ImageId": None, "ImageModifiedDate": None}
+            image = (
+                {"ImageId": number, "ImageModifiedDate": self._date()}
+                if has_image
+                else {"ImageId": None, "ImageModifiedDate": None}
+            )
             if self.rng.random() < 0.12 and made + 4 <= self.volume.items:
-                yield {"ItemCode": code, "ItemKind": "configurable", "ParentItemCode": None, "Size": None,
-                       "Colour": None, "Barcode": None, **base, **image}
+                yield {
+                    "ItemCode": code,
+                    "ItemKind": "configurable",
+                    "ParentItemCode": None,
+                    "Size": None,
+                    "Colour": None,
+                    "Barcode": None,
+                    **base,
+                    **image,
+                }
                 made += 1
                 colours = self.rng.sample(COLOURS, 2)
                 for size in self.rng.sample(SIZES, 2):
                     for colour in colours:
                         if made >= self.volume.items:
                             break
-                        variant = {"ItemCode": f"{code}-{size}-{colour[:3].upper()}", "ItemKind": "variant",
-                                   "ParentItemCode": code, "Size": size, "Colour": colour,
-                                   "Barcode": ean13(number * 100 + made % 100), **base,
-                                   "Description": f"{base['Description']} {size} {colour}",
-                                   "ImageId": None, "ImageModifiedDate": None}
+                        variant = {
+                            "ItemCode": f"{code}-{size}-{colour[:3].upper()}",
+                            "ItemKind": "variant",
+                            "ParentItemCode": code,
+                            "Size": size,
+                            "Colour": colour,
+                            "Barcode": ean13(number * 100 + made % 100),
+                            **base,
+                            "Description": f"{base['Description']} {size} {colour}",
+                            "ImageId": None,
+                            "ImageModifiedDate": None,
+                        }
                         self.sellable.append(variant)
                         yield variant
                         made += 1
             else:
-                item = {"ItemCode": code, "ItemKind": "simple", "ParentItemCode": None, "Size": None,
-                        "Colour": None, "Barcode": ean13(number * 100), **base, **image}
+                item = {
+                    "ItemCode": code,
+                    "ItemKind": "simple",
+                    "ParentItemCode": None,
+                    "Size": None,
+                    "Colour": None,
+                    "Barcode": ean13(number * 100),
+                    **base,
+                    **image,
+                }
                 self.sellable.append(item)
                 yield item
                 made += 1
@@ -214,25 +342,58 @@ class DemoData:
                 if related == code or (code, related, kind) in seen:
                     continue
                 seen.add((code, related, kind))
-                yield {"ItemCode": code, "RelatedItemCode": related, "RelationType": kind, "SortOrder": order,
-                       "ModifiedDate": self._date()}
+                yield {
+                    "ItemCode": code,
+                    "RelatedItemCode": related,
+                    "RelationType": kind,
+                    "SortOrder": order,
+                    "ModifiedDate": self._date(),
+                }
 
     def _prices(self) -> Iterator[dict[str, Any]]:
         for item in self.sellable:
             base = float(item["BasicSalesPrice"])
-            yield {"PriceGroup": "STANDAARD", "ItemCode": item["ItemCode"], "CurrencyId": "EUR", "Price": base,
-                   "PriceInclVat": False, "VatPercentage": 21.0, "ValidFrom": "2026-01-01T00:00:00Z",
-                   "ModifiedDate": self._date()}
-            yield {"PriceGroup": "GROOTHANDEL", "ItemCode": item["ItemCode"], "CurrencyId": "EUR",
-                   "Price": round(base * 0.8, 2), "PriceInclVat": False, "VatPercentage": 21.0,
-                   "ValidFrom": "2026-01-01T00:00:00Z", "ModifiedDate": self._date()}
-            yield {"PriceGroup": "PARTICULIER", "ItemCode": item["ItemCode"], "CurrencyId": "EUR",
-                   "Price": round(base * (1 + VAT_RATE), 2), "PriceInclVat": True, "VatPercentage": 21.0,
-                   "ValidFrom": "2026-01-01T00:00:00Z", "ModifiedDate": self._date()}
+            yield {
+                "PriceGroup": "STANDAARD",
+                "ItemCode": item["ItemCode"],
+                "CurrencyId": "EUR",
+                "Price": base,
+                "PriceInclVat": False,
+                "VatPercentage": 21.0,
+                "ValidFrom": "2026-01-01T00:00:00Z",
+                "ModifiedDate": self._date(),
+            }
+            yield {
+                "PriceGroup": "GROOTHANDEL",
+                "ItemCode": item["ItemCode"],
+                "CurrencyId": "EUR",
+                "Price": round(base * 0.8, 2),
+                "PriceInclVat": False,
+                "VatPercentage": 21.0,
+                "ValidFrom": "2026-01-01T00:00:00Z",
+                "ModifiedDate": self._date(),
+            }
+            yield {
+                "PriceGroup": "PARTICULIER",
+                "ItemCode": item["ItemCode"],
+                "CurrencyId": "EUR",
+                "Price": round(base * (1 + VAT_RATE), 2),
+                "PriceInclVat": True,
+                "VatPercentage": 21.0,
+                "ValidFrom": "2026-01-01T00:00:00Z",
+                "ModifiedDate": self._date(),
+            }
             if self.rng.random() < 0.25:
-                yield {"PriceGroup": "STANDAARD", "ItemCode": item["ItemCode"], "CurrencyId": "USD",
-                       "Price": round(base * 1.08, 2), "PriceInclVat": False, "VatPercentage": 21.0,
-                       "ValidFrom": "2026-01-01T00:00:00Z", "ModifiedDate": self._date()}
+                yield {
+                    "PriceGroup": "STANDAARD",
+                    "ItemCode": item["ItemCode"],
+                    "CurrencyId": "USD",
+                    "Price": round(base * 1.08, 2),
+                    "PriceInclVat": False,
+                    "VatPercentage": 21.0,
+                    "ValidFrom": "2026-01-01T00:00:00Z",
+                    "ModifiedDate": self._date(),
+                }
 
     def _stock(self) -> Iterator[dict[str, Any]]:
         for item in self.sellable:
@@ -240,18 +401,27 @@ class DemoData:
                 physical = self.rng.randint(0, 250)
                 reserved = self.rng.randint(0, min(physical, 40))
                 ordered = self.rng.choice((0, 0, 25, 50))
-                yield {"ItemCode": item["ItemCode"], "Warehouse": warehouse, "Physical": float(physical),
-                       "Available": float(physical - self.rng.randint(0, reserved)),
-                       "SalesReserved": float(reserved), "PurchaseOrdered": float(ordered),
-                       "ModifiedDate": self._date()}
+                yield {
+                    "ItemCode": item["ItemCode"],
+                    "Warehouse": warehouse,
+                    "Physical": float(physical),
+                    "Available": float(physical - self.rng.randint(0, reserved)),
+                    "SalesReserved": float(reserved),
+                    "PurchaseOrdered": float(ordered),
+                    "ModifiedDate": self._date(),
+                }
 
     def _address(self, prefix: str) -> dict[str, Any]:
         city, postcode = self.rng.choice(CITIES)
         letters = "".join(self.rng.choice("ABCDEGHJKLMNPRSTVWXZ") for _ in range(2))
-        return {f"{prefix}Street": self.rng.choice(STREETS), f"{prefix}HouseNumber": self.rng.randint(1, 250),
-                f"{prefix}HouseNumberAddition": self.rng.choice((None, None, None, "A", "bis", "2")),
-                f"{prefix}PostalCode": f"{int(postcode) + self.rng.randint(0, 80)} {letters}",
-                f"{prefix}City": city, f"{prefix}Country": "NL"}
+        return {
+            f"{prefix}Street": self.rng.choice(STREETS),
+            f"{prefix}HouseNumber": self.rng.randint(1, 250),
+            f"{prefix}HouseNumberAddition": self.rng.choice((None, None, None, "A", "bis", "2")),
+            f"{prefix}PostalCode": f"{int(postcode) + self.rng.randint(0, 80)} {letters}",
+            f"{prefix}City": city,
+            f"{prefix}Country": "NL",
+        }
 
     def _debtors(self) -> Iterator[dict[str, Any]]:
         shared_email: str | None = None
@@ -271,19 +441,30 @@ class DemoData:
             elif roll < 0.16:
                 shared_email = email
             billing = self._address("Billing")
-            delivery = self._address("Delivery") if self.rng.random() < 0.3 else {
-                key.replace("Billing", "Delivery"): value for key, value in billing.items()}
+            delivery = (
+                self._address("Delivery")
+                if self.rng.random() < 0.3
+                else {key.replace("Billing", "Delivery"): value for key, value in billing.items()}
+            )
             debtor = {
-                "DebtorId": str(10_000 + index), "DebtorName": company or f"{first} {last}",
-                "CompanyName": company, "ContactFirstName": first, "ContactLastName": last, "Email": email,
+                "DebtorId": str(10_000 + index),
+                "DebtorName": company or f"{first} {last}",
+                "CompanyName": company,
+                "ContactFirstName": first,
+                "ContactLastName": last,
+                "Email": email,
                 "Phone": f"0{self.rng.randint(10, 79)}-{self.rng.randint(1_000_000, 9_999_999)}",
-                "Mobile": f"06-{self.rng.randint(10_000_000, 99_999_999)}", **billing, **delivery,
+                "Mobile": f"06-{self.rng.randint(10_000_000, 99_999_999)}",
+                **billing,
+                **delivery,
                 "VatNumber": f"NL{self.rng.randint(100_000_000, 999_999_999)}B01" if is_org else None,
                 "CocNumber": str(self.rng.randint(10_000_000, 99_999_999)) if is_org else None,
                 "PaymentCondition": self.rng.choice(PAYMENT_CONDITIONS),
                 "PriceGroup": self.rng.choice(("STANDAARD", "GROOTHANDEL")) if is_org else "PARTICULIER",
-                "CurrencyId": "EUR", "Blocked": self.rng.random() < 0.03,
-                "CreateDate": self._date(30), "ModifiedDate": self._date(),
+                "CurrencyId": "EUR",
+                "Blocked": self.rng.random() < 0.03,
+                "CreateDate": self._date(30),
+                "ModifiedDate": self._date(),
             }
             self.debtors.append(debtor)
             yield debtor
@@ -294,8 +475,11 @@ class DemoData:
         note_number = 90_000
         kinds = list(DOCUMENT_STATUSES)
         for index in range(self.volume.documents):
-            kind = kinds[index % len(kinds)] if index < 2 * len(kinds) else self.rng.choice(
-                ("order", "order", "invoice", "quote", "direct_invoice", "financial_mutation"))
+            kind = (
+                kinds[index % len(kinds)]
+                if index < 2 * len(kinds)
+                else self.rng.choice(("order", "order", "invoice", "quote", "direct_invoice", "financial_mutation"))
+            )
             status = self.rng.choice(DOCUMENT_STATUSES[kind])
             if kind == "order" and index < 2 * len(kinds):
                 # Guarantee an order shipped in several parts, whatever the seed.
@@ -308,20 +492,44 @@ class DemoData:
                 for line_number, item in enumerate(self.rng.sample(self.sellable, self.rng.randint(1, 5)), 1):
                     quantity = float(self.rng.randint(1, 6))
                     price = float(item["BasicSalesPrice"])
-                    doc_lines.append({"DocumentType": kind, "DocumentNumber": number, "LineNumber": line_number,
-                                      "ItemCode": item["ItemCode"], "Description": item["Description"],
-                                      "Quantity": quantity, "UnitPrice": price,
-                                      "LineTotal": round(quantity * price, 2), "ModifiedDate": self._date()})
-            total = round(sum(line["LineTotal"] for line in doc_lines), 2) if doc_lines else round(
-                self.rng.uniform(50, 2_000), 2)
-            documents.append({
-                "DocumentType": kind, "DocumentNumber": number, "DebtorId": debtor["DebtorId"],
-                "Email": debtor["Email"], "DocumentDate": self._date()[:10] + "T00:00:00Z", "Status": status,
-                "CurrencyId": "EUR", "PaymentCondition": debtor["PaymentCondition"],
-                "PaymentMethod": self.rng.choice(PAYMENT_METHODS), "Reference": f"PO-{self.rng.randint(1000, 9999)}",
-                "InvoiceNumber": number if kind in ("invoice", "direct_invoice") else None,
-                "Administration": 1, "Warehouse": "HOOFD", "TotalExclVat": total,
-                "TotalInclVat": round(total * (1 + VAT_RATE), 2), "ModifiedDate": self._date()})
+                    doc_lines.append(
+                        {
+                            "DocumentType": kind,
+                            "DocumentNumber": number,
+                            "LineNumber": line_number,
+                            "ItemCode": item["ItemCode"],
+                            "Description": item["Description"],
+                            "Quantity": quantity,
+                            "UnitPrice": price,
+                            "LineTotal": round(quantity * price, 2),
+                            "ModifiedDate": self._date(),
+                        }
+                    )
+            total = (
+                round(sum(line["LineTotal"] for line in doc_lines), 2)
+                if doc_lines
+                else round(self.rng.uniform(50, 2_000), 2)
+            )
+            documents.append(
+                {
+                    "DocumentType": kind,
+                    "DocumentNumber": number,
+                    "DebtorId": debtor["DebtorId"],
+                    "Email": debtor["Email"],
+                    "DocumentDate": self._date()[:10] + "T00:00:00Z",
+                    "Status": status,
+                    "CurrencyId": "EUR",
+                    "PaymentCondition": debtor["PaymentCondition"],
+                    "PaymentMethod": self.rng.choice(PAYMENT_METHODS),
+                    "Reference": f"PO-{self.rng.randint(1000, 9999)}",
+                    "InvoiceNumber": number if kind in ("invoice", "direct_invoice") else None,
+                    "Administration": 1,
+                    "Warehouse": "HOOFD",
+                    "TotalExclVat": total,
+                    "TotalInclVat": round(total * (1 + VAT_RATE), 2),
+                    "ModifiedDate": self._date(),
+                }
+            )
             lines.extend(doc_lines)
             if kind == "order" and status in ("Delivered", "Partially delivered", "Invoiced"):
                 parts = 2 if len(doc_lines) > 1 and (status != "Invoiced" or self.rng.random() < 0.4) else 1
@@ -329,13 +537,28 @@ class DemoData:
                     note_number += 1
                     carrier = self.rng.choice(tuple(CARRIERS))
                     code = f"3S{self.rng.randint(10**11, 10**12 - 1)}"
-                    notes.append({"DeliveryNoteNumber": str(note_number), "OrderNumber": number,
-                                  "DebtorId": debtor["DebtorId"], "DeliveryDate": self._date()[:10] + "T00:00:00Z",
-                                  "Carrier": carrier, "TrackTraceCode": code,
-                                  "TrackTraceUrl": CARRIERS[carrier].format(code=code), "Status": "Shipped",
-                                  "ModifiedDate": self._date()})
+                    notes.append(
+                        {
+                            "DeliveryNoteNumber": str(note_number),
+                            "OrderNumber": number,
+                            "DebtorId": debtor["DebtorId"],
+                            "DeliveryDate": self._date()[:10] + "T00:00:00Z",
+                            "Carrier": carrier,
+                            "TrackTraceCode": code,
+                            "TrackTraceUrl": CARRIERS[carrier].format(code=code),
+                            "Status": "Shipped",
+                            "ModifiedDate": self._date(),
+                        }
+                    )
                     for line_number, line in enumerate(doc_lines[part::parts], start=1):
-                        note_lines.append({"DeliveryNoteNumber": str(note_number), "LineNumber": line_number,
-                                           "OrderNumber": number, "ItemCode": line["ItemCode"],
-                                           "Quantity": line["Quantity"], "ModifiedDate": self._date()})
+                        note_lines.append(
+                            {
+                                "DeliveryNoteNumber": str(note_number),
+                                "LineNumber": line_number,
+                                "OrderNumber": number,
+                                "ItemCode": line["ItemCode"],
+                                "Quantity": line["Quantity"],
+                                "ModifiedDate": self._date(),
+                            }
+                        )
         return documents, lines, notes, note_lines

@@ -68,12 +68,23 @@ def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-_COMPARISON = {Operator.EQ: "=", Operator.GE: ">=", Operator.LE: "<=", Operator.GT: ">", Operator.LT: "<",
-               Operator.NE: "!="}
-_LIKE = {Operator.CONTAINS: ("%{}%", False), Operator.NOT_CONTAINS: ("%{}%", True),
-         Operator.STARTS_WITH: ("{}%", False), Operator.NOT_STARTS_WITH: ("{}%", True),
-         Operator.ENDS_WITH: ("%{}", False), Operator.NOT_ENDS_WITH: ("%{}", True),
-         Operator.QUICK_FILTER: ("%{}%", False)}
+_COMPARISON = {
+    Operator.EQ: "=",
+    Operator.GE: ">=",
+    Operator.LE: "<=",
+    Operator.GT: ">",
+    Operator.LT: "<",
+    Operator.NE: "!=",
+}
+_LIKE = {
+    Operator.CONTAINS: ("%{}%", False),
+    Operator.NOT_CONTAINS: ("%{}%", True),
+    Operator.STARTS_WITH: ("{}%", False),
+    Operator.NOT_STARTS_WITH: ("{}%", True),
+    Operator.ENDS_WITH: ("%{}", False),
+    Operator.NOT_ENDS_WITH: ("%{}", True),
+    Operator.QUICK_FILTER: ("%{}%", False),
+}
 
 
 def condition_sql(spec: GetConnectorSpec, cond: Condition) -> tuple[str, list[Any]]:
@@ -193,8 +204,10 @@ class AfasStore:
             expression, data_type = _column(spec, field)
             collate = " COLLATE NOCASE" if data_type is FieldType.STRING else ""
             order.append(f"{expression}{collate} {'DESC' if descending else 'ASC'}")
-        # Without an ORDER BY AFAS's order is undefined too; the row key keeps ours stable.
-        order.append("key ASC")
+        # Without a full-key order AFAS's order is undefined; the row key keeps ours stable. When the
+        # order already covers the key the tie-break is left out, so SQLite can walk the key index.
+        if not set(spec.key) <= {field for field, _ in query.order_by}:
+            order.append("key ASC")
         sql += " ORDER BY " + ", ".join(order)
         if query.take is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -203,14 +216,18 @@ class AfasStore:
 
     def get(self, connector: str, **key: Any) -> dict[str, Any] | None:
         spec = CONNECTOR_SET[connector]
-        row = self._conn().execute(
-            f"SELECT data FROM {_table(connector)} WHERE key = ?", (self.row_key(spec, key),)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(f"SELECT data FROM {_table(connector)} WHERE key = ?", (self.row_key(spec, key),))
+            .fetchone()
+        )
         return json.loads(row[0]) if row else None
 
     def query_lines(self, document_type: str, document_number: str) -> list[dict[str, Any]]:
-        conditions = [Condition("DocumentType", Operator.EQ, document_type),
-                      Condition("DocumentNumber", Operator.EQ, document_number)]
+        conditions = [
+            Condition("DocumentType", Operator.EQ, document_type),
+            Condition("DocumentNumber", Operator.EQ, document_number),
+        ]
         return self.query("AfasSf_SalesDocumentLines", Query([conditions], [("LineNumber", False)], 0, None))
 
     def iter_all(self, connector: str) -> Iterator[dict[str, Any]]:
@@ -233,18 +250,22 @@ class AfasStore:
         )
 
     def next_number(self, name: str, start: int) -> int:
-        return self._conn().execute(
-            "INSERT INTO counters (name, value) VALUES (?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
-            (name, start),
-        ).fetchone()[0]
+        return (
+            self._conn()
+            .execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+                (name, start),
+            )
+            .fetchone()[0]
+        )
 
     def increment(self, name: str) -> None:
         self.next_number(name, 1)
 
     def counters(self, prefix: str) -> dict[str, int]:
         rows = self._conn().execute("SELECT name, value FROM counters WHERE name LIKE ?", (prefix + "%",))
-        return {name[len(prefix):]: value for name, value in rows}
+        return {name[len(prefix) :]: value for name, value in rows}
 
     def reset_counters(self, prefix: str) -> None:
         self._conn().execute("DELETE FROM counters WHERE name LIKE ?", (prefix + "%",))

@@ -39,12 +39,20 @@ MANDATORY_ON_INSERT: dict[tuple[str, str], tuple[str, ...]] = {
     ("FiEntries", "FiEntryPar"): ("Year", "Peri", "JoCo"),
     ("FiEntries", "FiEntries"): ("VaAs", "AcNr", "EnDa", "BpDa"),
 }
-KEY_ON_UPDATE = {"KnSalesRelationOrg": "DbId", "KnSalesRelationPer": "DbId", "FbItemArticle": "ItCd",
-                 "FbSales": "OrNu", "FbSalesQuotation": "OrNu", "FbDirectInvoice": "OrNu",
-                 "FbDeliveryNote": "OrNu"}
-DOCUMENT_TYPES = {"FbSales": ("order", "FbSalesLines", "Open", 10_000),
-                  "FbSalesQuotation": ("quote", "FbSalesQuotationLines", "Open", 50_000),
-                  "FbDirectInvoice": ("direct_invoice", "FbDirectInvoiceLines", "Invoiced", 80_000)}
+KEY_ON_UPDATE = {
+    "KnSalesRelationOrg": "DbId",
+    "KnSalesRelationPer": "DbId",
+    "FbItemArticle": "ItCd",
+    "FbSales": "OrNu",
+    "FbSalesQuotation": "OrNu",
+    "FbDirectInvoice": "OrNu",
+    "FbDeliveryNote": "OrNu",
+}
+DOCUMENT_TYPES = {
+    "FbSales": ("order", "FbSalesLines", "Open", 10_000),
+    "FbSalesQuotation": ("quote", "FbSalesQuotationLines", "Open", 50_000),
+    "FbDirectInvoice": ("direct_invoice", "FbDirectInvoiceLines", "Invoiced", 80_000),
+}
 # Free fields (vrije velden) are named U + 32 hex characters and exist on every object.
 _FREE_FIELD = re.compile(r"^U[0-9A-Fa-f]{32}$")
 
@@ -81,7 +89,7 @@ def _fields(element: dict[str, Any]) -> dict[str, Any]:
 
 def validate(connector: str, root_name: str, element: dict[str, Any], tree: dict[str, Any], *, insert: bool) -> None:
     """Unknown fields and objects, and (on insert) missing mandatory fields, as Profit reports them."""
-    for field_id in (element.get("Fields") or {}):
+    for field_id in element.get("Fields") or {}:
         if field_id not in tree["fields"] and not _FREE_FIELD.match(field_id):
             raise ProfitError(f"Field '{field_id}' does not exist in object '{root_name}'")
     fields = _fields(element)
@@ -109,9 +117,14 @@ def _first(element: dict[str, Any], *path: str) -> dict[str, Any]:
 def _address(fields: dict[str, Any], prefix: str) -> dict[str, Any]:
     if not fields:
         return {}
-    return {f"{prefix}Street": fields.get("Ad"), f"{prefix}HouseNumber": _int(fields.get("HmNr")),
-            f"{prefix}HouseNumberAddition": fields.get("HmAd"), f"{prefix}PostalCode": fields.get("ZpCd"),
-            f"{prefix}City": fields.get("Rs"), f"{prefix}Country": fields.get("CoId")}
+    return {
+        f"{prefix}Street": fields.get("Ad"),
+        f"{prefix}HouseNumber": _int(fields.get("HmNr")),
+        f"{prefix}HouseNumberAddition": fields.get("HmAd"),
+        f"{prefix}PostalCode": fields.get("ZpCd"),
+        f"{prefix}City": fields.get("Rs"),
+        f"{prefix}Country": fields.get("CoId"),
+    }
 
 
 def _int(value: Any) -> int | None:
@@ -136,18 +149,19 @@ class UpdateConnectors:
             raise ProfitError(f"UpdateConnector '{connector}' not supported for this app or the user is not authorized")
         if not isinstance(body, dict) or len(body) != 1:
             raise ProfitError("Invalid json: the body needs exactly one root object")
-        (root_name, node), = body.items()
-        if sub_object:
-            line_tree = tree["objects"].get(sub_object)
-            if root_name != sub_object or line_tree is None:
-                raise ProfitError(f"Object '{root_name}' does not exist in object '{connector}'")
-            elements = _elements(node)
-            for element in elements:
-                validate(connector, sub_object, element, line_tree, insert=True)
-            return self._add_lines(connector, sub_object, elements)
+        ((root_name, node),) = body.items()
         if root_name != tree["root"]:
             raise ProfitError(f"Object '{root_name}' does not exist in UpdateConnector '{connector}'")
         elements = _elements(node)
+        if sub_object:
+            if sub_object not in tree["objects"]:
+                raise ProfitError(f"Object '{sub_object}' does not exist in object '{connector}'")
+            for element in elements:
+                # The parent is only named by its key here; its own mandatory fields are not asked for.
+                validate(connector, root_name, element, tree, insert=False)
+                for child in _objects(element).get(sub_object, []):
+                    validate(connector, sub_object, child, tree["objects"][sub_object], insert=True)
+            return {root_name: self._add_lines(connector, sub_object, elements)}
         for element in elements:
             validate(connector, root_name, element, tree, insert=method == "POST")
         results = [self._apply(method, connector, element) for element in elements]
@@ -199,24 +213,39 @@ class UpdateConnectors:
             contact = _first(element, "KnOrganisation", "KnContact", "KnPerson")
             address = _first(element, "KnOrganisation", "KnBasicAddressAdr")
             delivery = _first(element, "KnOrganisation", "KnBasicAddressPad")
-            names = {"CompanyName": party.get("Nm"), "DebtorName": party.get("Nm"),
-                     "ContactFirstName": contact.get("FiNm"), "ContactLastName": contact.get("LaNm"),
-                     "CocNumber": party.get("CcNr")}
+            names = {
+                "CompanyName": party.get("Nm"),
+                "DebtorName": party.get("Nm"),
+                "ContactFirstName": contact.get("FiNm"),
+                "ContactLastName": contact.get("LaNm"),
+                "CocNumber": party.get("CcNr"),
+            }
         else:
             party = _first(element, "KnPerson")
             address = _first(element, "KnPerson", "KnBasicAddressAdr")
             delivery = _first(element, "KnPerson", "KnBasicAddressPad")
             full_name = " ".join(p for p in (party.get("FiNm"), party.get("Is"), party.get("LaNm")) if p) or None
-            names = {"DebtorName": full_name, "ContactFirstName": party.get("FiNm"),
-                     "ContactLastName": party.get("LaNm")}
-        row = _present({
-            "DebtorId": debtor_id, **names,
-            "Email": party.get("EmAd"), "Phone": party.get("TeNr"), "Mobile": party.get("MbNr"),
-            **_address(address, "Billing"), **_address(delivery or address, "Delivery"),
-            "VatNumber": fields.get("VaId"), "PaymentCondition": fields.get("PaCd"),
-            "PriceGroup": fields.get("PrLs"), "CurrencyId": fields.get("CuId"),
-            "Blocked": bool(fields["Bl"]) if "Bl" in fields else None,
-        })
+            names = {
+                "DebtorName": full_name,
+                "ContactFirstName": party.get("FiNm"),
+                "ContactLastName": party.get("LaNm"),
+            }
+        row = _present(
+            {
+                "DebtorId": debtor_id,
+                **names,
+                "Email": party.get("EmAd"),
+                "Phone": party.get("TeNr"),
+                "Mobile": party.get("MbNr"),
+                **_address(address, "Billing"),
+                **_address(delivery or address, "Delivery"),
+                "VatNumber": fields.get("VaId"),
+                "PaymentCondition": fields.get("PaCd"),
+                "PriceGroup": fields.get("PrLs"),
+                "CurrencyId": fields.get("CuId"),
+                "Blocked": bool(fields["Bl"]) if "Bl" in fields else None,
+            }
+        )
         if method == "POST":
             row.setdefault("Blocked", False)
             row["CreateDate"] = date.today().isoformat() + "T00:00:00Z"
@@ -230,10 +259,18 @@ class UpdateConnectors:
             raise ProfitError(f"Item '{code}' already exists")
         if method == "PUT" and not existing:
             raise ProfitError(f"Item '{code}' does not exist")
-        row = _present({"ItemCode": code, "Description": fields.get("Ds"), "ExtraDescription": fields.get("DsEx"),
-                        "ItemGroup": fields.get("Grp"), "UnitId": fields.get("BiUn"),
-                        "Barcode": fields.get("BaCd"), "ManageStock": fields.get("BiSt"),
-                        "Blocked": fields.get("Bl")})
+        row = _present(
+            {
+                "ItemCode": code,
+                "Description": fields.get("Ds"),
+                "ExtraDescription": fields.get("DsEx"),
+                "ItemGroup": fields.get("Grp"),
+                "UnitId": fields.get("BiUn"),
+                "Barcode": fields.get("BaCd"),
+                "ManageStock": fields.get("BiSt"),
+                "Blocked": fields.get("Bl"),
+            }
+        )
         if method == "POST":
             row.setdefault("ItemKind", "simple")
             row.setdefault("Blocked", False)
@@ -261,9 +298,15 @@ class UpdateConnectors:
             price = _number(fields.get("Upri"))
             if price is None:
                 price = float((item or {}).get("BasicSalesPrice") or 0)
-            out.append({"ItemCode": str(fields.get("ItCd")), "Quantity": quantity, "UnitPrice": price,
-                        "Description": fields.get("Ds") or (item or {}).get("Description"),
-                        "LineTotal": round(quantity * price, 2)})
+            out.append(
+                {
+                    "ItemCode": str(fields.get("ItCd")),
+                    "Quantity": quantity,
+                    "UnitPrice": price,
+                    "Description": fields.get("Ds") or (item or {}).get("Description"),
+                    "LineTotal": round(quantity * price, 2),
+                }
+            )
         return out
 
     def _document(self, method: str, connector: str, element: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -272,10 +315,22 @@ class UpdateConnectors:
             number = str(fields["OrNu"])
             if not self.store.get("AfasSf_SalesDocuments", DocumentType=doc_type, DocumentNumber=number):
                 raise ProfitError(f"Record with OrNu '{number}' does not exist")
-            self.store.upsert_rows("AfasSf_SalesDocuments", [_present({
-                "DocumentType": doc_type, "DocumentNumber": number, "Reference": fields.get("RfCs"),
-                "PaymentCondition": fields.get("PaCd"), "PaymentMethod": fields.get("PaTp"),
-                "Warehouse": fields.get("War"), "Status": fields.get("Status")})])
+            self.store.upsert_rows(
+                "AfasSf_SalesDocuments",
+                [
+                    _present(
+                        {
+                            "DocumentType": doc_type,
+                            "DocumentNumber": number,
+                            "Reference": fields.get("RfCs"),
+                            "PaymentCondition": fields.get("PaCd"),
+                            "PaymentMethod": fields.get("PaTp"),
+                            "Warehouse": fields.get("War"),
+                            "Status": fields.get("Status"),
+                        }
+                    )
+                ],
+            )
             return {"OrNu": number}
         debtor = self._check_debtor(fields["DbId"])
         lines = self._lines(_objects(element).get(lines_object, []))
@@ -285,37 +340,65 @@ class UpdateConnectors:
         self._write_document(doc_type, number, status, fields, debtor, lines)
         return {"OrNu": number}
 
-    def _write_document(self, doc_type: str, number: str, status: str, fields: dict[str, Any],
-                        debtor: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    def _write_document(
+        self,
+        doc_type: str,
+        number: str,
+        status: str,
+        fields: dict[str, Any],
+        debtor: dict[str, Any],
+        lines: list[dict[str, Any]],
+    ) -> None:
         total = round(sum(line["LineTotal"] for line in lines), 2)
-        self.store.upsert_rows("AfasSf_SalesDocuments", [{
-            "DocumentType": doc_type, "DocumentNumber": number, "DebtorId": debtor["DebtorId"],
-            "Email": debtor.get("Email"), "DocumentDate": (fields.get("OrDa") or date.today().isoformat())[:10]
-            + "T00:00:00Z", "Status": status, "CurrencyId": fields.get("CuId") or debtor.get("CurrencyId") or "EUR",
-            "PaymentCondition": fields.get("PaCd") or debtor.get("PaymentCondition"),
-            "PaymentMethod": fields.get("PaTp"), "Reference": fields.get("RfCs"),
-            "InvoiceNumber": number if doc_type == "direct_invoice" else None,
-            "Administration": _int(fields.get("Unit")), "Warehouse": fields.get("War"),
-            "TotalExclVat": total, "TotalInclVat": round(total * 1.21, 2)}])
-        self.store.upsert_rows("AfasSf_SalesDocumentLines", [
-            {"DocumentType": doc_type, "DocumentNumber": number, "LineNumber": index, **line}
-            for index, line in enumerate(lines, start=1)])
+        self.store.upsert_rows(
+            "AfasSf_SalesDocuments",
+            [
+                {
+                    "DocumentType": doc_type,
+                    "DocumentNumber": number,
+                    "DebtorId": debtor["DebtorId"],
+                    "Email": debtor.get("Email"),
+                    "DocumentDate": (fields.get("OrDa") or date.today().isoformat())[:10] + "T00:00:00Z",
+                    "Status": status,
+                    "CurrencyId": fields.get("CuId") or debtor.get("CurrencyId") or "EUR",
+                    "PaymentCondition": fields.get("PaCd") or debtor.get("PaymentCondition"),
+                    "PaymentMethod": fields.get("PaTp"),
+                    "Reference": fields.get("RfCs"),
+                    "InvoiceNumber": number if doc_type == "direct_invoice" else None,
+                    "Administration": _int(fields.get("Unit")),
+                    "Warehouse": fields.get("War"),
+                    "TotalExclVat": total,
+                    "TotalInclVat": round(total * 1.21, 2),
+                }
+            ],
+        )
+        self.store.upsert_rows(
+            "AfasSf_SalesDocumentLines",
+            [
+                {"DocumentType": doc_type, "DocumentNumber": number, "LineNumber": index, **line}
+                for index, line in enumerate(lines, start=1)
+            ],
+        )
 
     def _add_lines(self, connector: str, sub_object: str, elements: list[dict[str, Any]]) -> dict[str, Any]:
         if connector not in DOCUMENT_TYPES:
             raise ProfitError(f"Adding '{sub_object}' to '{connector}' is not supported")
         doc_type = DOCUMENT_TYPES[connector][0]
-        added = 0
+        number = ""
         for element in elements:
             number = str(_fields(element).get("OrNu") or "")
             if not self.store.get("AfasSf_SalesDocuments", DocumentType=doc_type, DocumentNumber=number):
                 raise ProfitError(f"Record with OrNu '{number}' does not exist")
             existing = self.store.query_lines(doc_type, number)
-            for offset, line in enumerate(self._lines([element]), start=len(existing) + 1):
-                self.store.upsert_rows("AfasSf_SalesDocumentLines", [
-                    {"DocumentType": doc_type, "DocumentNumber": number, "LineNumber": offset, **line}])
-                added += 1
-        return {sub_object: {"count": added}}
+            new_lines = self._lines(_objects(element).get(sub_object, []))
+            self.store.upsert_rows(
+                "AfasSf_SalesDocumentLines",
+                [
+                    {"DocumentType": doc_type, "DocumentNumber": number, "LineNumber": offset, **line}
+                    for offset, line in enumerate(new_lines, start=len(existing) + 1)
+                ],
+            )
+        return {"OrNu": number}
 
     def _delivery_note(self, method: str, element: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         if method == "PUT":
@@ -323,14 +406,31 @@ class UpdateConnectors:
         debtor = self._check_debtor(fields["DbId"])
         lines = self._lines(_objects(element).get("FbDeliveryNoteLines", []))
         number = str(fields.get("OrNu") or self.store.next_number("document:delivery_note", 90_000))
-        self.store.upsert_rows("AfasSf_DeliveryNotes", [{
-            "DeliveryNoteNumber": number, "OrderNumber": fields.get("RfCs"), "DebtorId": debtor["DebtorId"],
-            "DeliveryDate": (fields.get("OrDa") or date.today().isoformat())[:10] + "T00:00:00Z",
-            "Status": "Delivered"}])
-        self.store.upsert_rows("AfasSf_DeliveryNoteLines", [
-            {"DeliveryNoteNumber": number, "LineNumber": index, "OrderNumber": fields.get("RfCs"),
-             "ItemCode": line["ItemCode"], "Quantity": line["Quantity"]}
-            for index, line in enumerate(lines, start=1)])
+        self.store.upsert_rows(
+            "AfasSf_DeliveryNotes",
+            [
+                {
+                    "DeliveryNoteNumber": number,
+                    "OrderNumber": fields.get("RfCs"),
+                    "DebtorId": debtor["DebtorId"],
+                    "DeliveryDate": (fields.get("OrDa") or date.today().isoformat())[:10] + "T00:00:00Z",
+                    "Status": "Delivered",
+                }
+            ],
+        )
+        self.store.upsert_rows(
+            "AfasSf_DeliveryNoteLines",
+            [
+                {
+                    "DeliveryNoteNumber": number,
+                    "LineNumber": index,
+                    "OrderNumber": fields.get("RfCs"),
+                    "ItemCode": line["ItemCode"],
+                    "Quantity": line["Quantity"],
+                }
+                for index, line in enumerate(lines, start=1)
+            ],
+        )
         return {"OrNu": number}
 
     def _financial_entry(self, element: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
@@ -341,12 +441,23 @@ class UpdateConnectors:
         debtor_lines = [_fields(e) for e in entries if str(_fields(e).get("VaAs")) == "2"]
         debtor = self._check_debtor(debtor_lines[0]["AcNr"]) if debtor_lines else None
         amount = sum((_number(e.get("AmDe")) or 0.0) - (_number(e.get("AmCr")) or 0.0) for e in debtor_lines)
-        self.store.upsert_rows("AfasSf_SalesDocuments", [{
-            "DocumentType": "financial_mutation", "DocumentNumber": number,
-            "DebtorId": debtor["DebtorId"] if debtor else None, "Email": debtor.get("Email") if debtor else None,
-            "DocumentDate": str(_fields(entries[0]).get("EnDa"))[:10] + "T00:00:00Z", "Status": "Booked",
-            "Reference": _fields(entries[0]).get("Ds"), "Administration": _int(fields.get("UnId")),
-            "InvoiceNumber": debtor_lines[0].get("InId") if debtor_lines else None,
-            "TotalExclVat": round(amount, 2), "TotalInclVat": round(amount, 2)}])
+        self.store.upsert_rows(
+            "AfasSf_SalesDocuments",
+            [
+                {
+                    "DocumentType": "financial_mutation",
+                    "DocumentNumber": number,
+                    "DebtorId": debtor["DebtorId"] if debtor else None,
+                    "Email": debtor.get("Email") if debtor else None,
+                    "DocumentDate": str(_fields(entries[0]).get("EnDa"))[:10] + "T00:00:00Z",
+                    "Status": "Booked",
+                    "Reference": _fields(entries[0]).get("Ds"),
+                    "Administration": _int(fields.get("UnId")),
+                    "InvoiceNumber": debtor_lines[0].get("InId") if debtor_lines else None,
+                    "TotalExclVat": round(amount, 2),
+                    "TotalInclVat": round(amount, 2),
+                }
+            ],
+        )
         # Unconfirmed: which keys Profit returns for FiEntries; the entry number is what callers need.
         return {"EnNo": number}
