@@ -11,10 +11,14 @@ from pathlib import Path
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from afas_sf_assets.salesforce.schema import OrgFeature
     from afas_sf_assets.sandbox.afas.demo_data import DemoSize
     from afas_sf_assets.sandbox.runner import ENV_FILE, SandboxOptions, run_sandboxes
 
-    options = SandboxOptions(Path(args.dir), seed=args.seed, size=DemoSize(args.size), afas_data=args.afas_data)
+    features = frozenset(OrgFeature(f.strip()) for f in args.sf_features.split(",") if f.strip())
+    options = SandboxOptions(
+        Path(args.dir), seed=args.seed, size=DemoSize(args.size), afas_data=args.afas_data, sf_features=features
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with run_sandboxes(options) as settings:
@@ -42,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--seed", type=int, default=42)
     sandbox.add_argument("--size", choices=["small", "medium", "large"], default="small")
     sandbox.add_argument("--afas-data", type=Path, help='JSON {"<connector id>": [rows…]} instead of demo data')
+    sandbox.add_argument(
+        "--sf-features",
+        default="multi_currency",
+        help="Salesforce org features, comma-separated: person_accounts, commerce, shipment, field_service, "
+        "multi_currency (default: multi_currency, a plain Sales Cloud org)",
+    )
     sandbox.set_defaults(handler=_cmd_sandbox)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")
