@@ -6,6 +6,7 @@ import pytest
 
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.retrying import RetryPolicy
+from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets_tests.sandbox_process import Sandbox, running_sandbox
 
 # Retries in tests wait milliseconds, not seconds; the policy's table is tested on its own.
@@ -33,4 +34,18 @@ def clean_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
 @pytest.fixture
 def afas(clean_sandbox: Sandbox) -> Iterator[AfasClient]:
     with AfasClient(clean_sandbox.afas_settings(page_size=50), retry=FAST_RETRY) as client:
+        yield client
+
+
+@pytest.fixture
+def sf_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The session sandbox's Salesforce org with no faults and a roomy API allocation."""
+    sandbox.sf_reset()
+    yield sandbox
+    sandbox.sf_reset()
+
+
+@pytest.fixture
+def salesforce(sf_sandbox: Sandbox) -> Iterator[SalesforceClient]:
+    with SalesforceClient(sf_sandbox.sf_settings(), retry=FAST_RETRY) as client:
         yield client

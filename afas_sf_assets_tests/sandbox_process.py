@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from afas_sf_assets.afas.settings import AfasSettings
+from afas_sf_assets.salesforce.settings import SalesforceSettings
 from afas_sf_assets.sandbox.runner import ENV_FILE, read_env_file
 
 
@@ -26,8 +27,11 @@ class Sandbox:
     env: dict[str, str]
     process: subprocess.Popen[bytes]
     control: httpx.Client = field(init=False)
+    sf_control: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
+        self.sf_control = httpx.Client(base_url=self.env["SF_SANDBOX_URL"] + "/", timeout=60,
+                                       verify=ssl.create_default_context(cafile=self.env["SF_CA_BUNDLE"]))
         self.control = httpx.Client(
             base_url=self.env["AFAS_SANDBOX_URL"] + "/",
             verify=ssl.create_default_context(cafile=self.env["AFAS_CA_BUNDLE"]),
@@ -42,6 +46,31 @@ class Sandbox:
         }
         values.update(overrides)
         return AfasSettings(**values)
+
+    def sf_settings(self, **overrides: Any) -> SalesforceSettings:
+        names = ("SF_AUTH", "SF_LOGIN_URL", "SF_CONSUMER_KEY", "SF_CONSUMER_SECRET", "SF_USERNAME", "SF_PASSWORD",
+                 "SF_SECURITY_TOKEN", "SF_PRIVATE_KEY_FILE", "SF_CA_BUNDLE", "SF_API_VERSION")
+        values: dict[str, Any] = {name[3:].lower(): self.env[name] for name in names}
+        values.update(bulk_poll_seconds=0.05, **overrides)
+        return SalesforceSettings(**values)
+
+    def sf_put(self, knob: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.sf_control.put(knob, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def sf_calls(self) -> dict[str, Any]:
+        return self.sf_control.get("calls").json()
+
+    def sf_reset(self) -> None:
+        """No faults, a roomy API allocation, two-hour sessions, zeroed call counters."""
+        self.sf_put("faults", {})
+        self.sf_put("limits", {"max": 1_000_000, "used": 0})
+        self.sf_put("sessions", {"seconds": 7200})
+        self.sf_control.delete("calls").raise_for_status()
+
+    def sf_records(self, sobject: str) -> list[dict[str, Any]]:
+        return self.sf_control.get(f"records/{sobject}").json()["records"]
 
     def set_faults(self, **faults: Any) -> None:
         self.control.put("faults", json=faults).raise_for_status()
@@ -72,6 +101,7 @@ class Sandbox:
 
     def stop(self) -> None:
         self.control.close()
+        self.sf_control.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -91,7 +121,7 @@ def start_sandbox(directory: Path, *args: str) -> Sandbox:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + 120
-    while not (env_file.exists() and env_file.read_text().count("\n") >= 4):
+    while not (env_file.exists() and "SF_SANDBOX_URL" in env_file.read_text()):
         if process.poll() is not None:
             raise RuntimeError(f"sandbox exited with {process.returncode}; see {log.name}")
         if time.monotonic() > deadline:

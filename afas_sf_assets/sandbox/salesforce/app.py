@@ -649,8 +649,8 @@ class _RollBack(Reply):
                 "errors": [
                     {
                         "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                        "message": "Record rolled back because not all records were valid and the request was using AllOrNone "
-                        "header",
+                        "message": "Record rolled back because not all records were valid and the request was "
+                        "using AllOrNone header",
                         "fields": [],
                     }
                 ],

@@ -1,0 +1,383 @@
+"""The project's Salesforce client: simple-salesforce for the wire, plus what an ERP sync needs around it.
+
+- one login per client, renewed once when the session expires (`SF_AUTH=token` cannot be renewed);
+- `upsert` through sObject Collections (≤ 200 a call) below a threshold and Bulk API 2.0 above it,
+  with one outcome per input record, in input order, on both paths;
+- streaming SOQL, chunked external-id look-ups, cached describes and a schema preflight;
+- API usage from every response's `Sforce-Limit-Info`; REQUEST_LIMIT_EXCEEDED stops at once;
+  5xx, connection errors and UNABLE_TO_LOCK_ROW records are retried with bounded backoff.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError as SimpleSalesforceError,
+)
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceRefusedRequest,
+)
+from simple_salesforce.format import quote_soql_value
+
+from afas_sf_assets.retrying import RetryPolicy
+from afas_sf_assets.salesforce.auth import Session, obtain_session
+from afas_sf_assets.salesforce.errors import (
+    SalesforceAuthError,
+    SalesforceBulkJobError,
+    SalesforceConnectionError,
+    SalesforceError,
+    SalesforceLimitExceeded,
+    SalesforceRequestError,
+    SalesforceSchemaError,
+    SalesforceServerError,
+    SfErrorDetail,
+    details_from,
+)
+from afas_sf_assets.salesforce.settings import AuthFlow, SalesforceSettings
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+COLLECTION_SIZE = 200
+# Salesforce caps a WHERE clause at 4,000 characters; leave room for the field name and IN ( ).
+MAX_WHERE_VALUES_LENGTH = 3_800
+LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
+# In a Bulk 2.0 CSV an empty cell leaves a field as it is; this clears it, as JSON null does.
+BULK_NULL = "#N/A"
+
+
+@dataclass(frozen=True)
+class UpsertOutcome:
+    """What became of one input record."""
+
+    external_id: str
+    id: str | None = None
+    created: bool | None = None
+    errors: tuple[SfErrorDetail, ...] = ()
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+    @property
+    def error_code(self) -> str | None:
+        return self.errors[0].code if self.errors else None
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    used: int
+    limit: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+
+def _strip_query(url: str | None) -> str | None:
+    # SOQL in a query string can hold e-mail addresses; the path locates a call well enough.
+    if not url:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class SalesforceClient:
+    """One Salesforce org. Thread-safe for reads; share one per process."""
+
+    def __init__(self, settings: SalesforceSettings, *, retry: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self._http = requests.Session()
+        if settings.ca_bundle:
+            # Without trust_env=False, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE would silently replace `verify`.
+            self._http.verify = str(settings.ca_bundle)
+            self._http.trust_env = False
+        self._http.hooks["response"].append(self._on_response)
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._usage: ApiUsage | None = None
+        self._describes: dict[str, dict[str, Any]] = {}
+        self._sf: Salesforce | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SalesforceClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- session ---------------------------------------------------------------------------------
+
+    def _on_response(self, response: requests.Response, *_: Any, **__: Any) -> None:
+        with self._lock:
+            self._calls += 1
+            info = response.headers.get("Sforce-Limit-Info", "")
+            if info.startswith("api-usage="):
+                used, _, limit = info.split("=", 1)[1].split(";")[0].partition("/")
+                if used.isdigit() and limit.isdigit():
+                    self._usage = ApiUsage(int(used), int(limit))
+
+    @property
+    def calls(self) -> int:
+        """HTTP calls this client made (logins, retries and bulk polls included)."""
+        return self._calls
+
+    @property
+    def api_usage(self) -> ApiUsage | None:
+        """The org's daily API usage as of the last response."""
+        return self._usage
+
+    def _login(self) -> Salesforce:
+        session: Session = obtain_session(self.settings, self._http)
+        self._sf = Salesforce(instance_url=session.instance_url, session_id=session.access_token,
+                              session=self._http, version=self.settings.api_version)
+        return self._sf
+
+    @property
+    def sf(self) -> Salesforce:
+        """The simple-salesforce handle, logged in."""
+        return self._sf or self._login()
+
+    def _call(self, operation: Callable[[Salesforce], T], *, what: str, idempotent: bool = True) -> T:
+        attempt = 0
+        renewed = False
+        while True:
+            attempt += 1
+            try:
+                return operation(self.sf)
+            except SalesforceExpiredSession as exc:
+                if renewed or self.settings.auth is AuthFlow.TOKEN:
+                    raise SalesforceAuthError(f"{what}: the Salesforce session expired and cannot be renewed",
+                                              status=401, url=_strip_query(exc.url)) from None
+                logger.info("Salesforce session expired; logging in again")
+                self._login()
+                renewed = True
+                attempt -= 1
+                continue
+            except SimpleSalesforceError as exc:
+                error = _translate(what, exc)
+            except requests.RequestException as exc:
+                error = SalesforceConnectionError(f"{what}: no answer from Salesforce ({type(exc).__name__})")
+                if not idempotent and not isinstance(exc, requests.ConnectionError):
+                    raise error from None
+            retryable = error.transient and (idempotent or isinstance(error, SalesforceConnectionError))
+            delay = self.retry.delay(attempt) if retryable else None
+            if delay is None:
+                raise error from None
+            logger.warning("%s failed (%s); attempt %d, retrying in %.1fs", what, error.code or error.status, attempt,
+                           delay)
+            time.sleep(delay)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def iter_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
+        """Every record of a SOQL query, page by page (≤ 2,000 a page), without the `attributes` key."""
+        page = self._call(lambda sf: sf.query(soql, include_deleted=include_deleted), what="SOQL query")
+        while True:
+            for record in page.get("records", []):
+                yield _plain(record)
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            page = self._call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True), what="SOQL page")
+
+    def count(self, soql: str) -> int:
+        return int(self._call(lambda sf: sf.query(soql), what="SOQL count")["totalSize"])
+
+    def ids_by_external_id(self, sobject: str, field: str, values: Iterable[str]) -> dict[str, str]:
+        """Salesforce ids for external id values (case-insensitive, as External ID fields are)."""
+        wanted = {str(v).lower(): str(v) for v in values if v not in (None, "")}
+        found: dict[str, str] = {}
+        for chunk in _chunks_by_length([quote_soql_value(v) for v in wanted.values()], MAX_WHERE_VALUES_LENGTH):
+            soql = f"SELECT Id, {field} FROM {sobject} WHERE {field} IN ({','.join(chunk)})"
+            for record in self.iter_query(soql):
+                key = str(record.get(field, "")).lower()
+                if key in wanted:
+                    found[wanted[key]] = record["Id"]
+        return found
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        if sobject not in self._describes:
+            self._describes[sobject] = self._call(lambda sf: getattr(sf, sobject).describe(),
+                                                  what=f"describe {sobject}")
+        return self._describes[sobject]
+
+    def preflight(self, requirements: Mapping[str, Iterable[str]]) -> None:
+        """Check the org has every object and field given; one error lists everything missing."""
+        available = {o["name"].lower() for o in self._call(lambda sf: sf.describe(), what="describe")["sobjects"]}
+        missing: dict[str, list[str]] = {}
+        for sobject, fields in requirements.items():
+            if sobject.lower() not in available:
+                missing[sobject] = []
+                continue
+            present = {f["name"].lower() for f in self.describe(sobject)["fields"]}
+            absent = [f for f in fields if f.lower() not in present]
+            if absent:
+                missing[sobject] = absent
+        if missing:
+            raise SalesforceSchemaError(missing)
+
+    def limits(self) -> dict[str, Any]:
+        return self._call(lambda sf: sf.limits(), what="limits")
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def upsert(self, sobject: str, external_id_field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
+        """Upsert on an external id; one outcome per record, in order. Safe to repeat after a crash."""
+        outcomes: list[UpsertOutcome | None] = [None] * len(records)
+        pending: list[int] = []
+        first_index: dict[str, int] = {}
+        for index, record in enumerate(records):
+            value = record.get(external_id_field)
+            key = str(value).lower() if value not in (None, "") else None
+            if key is None:
+                outcomes[index] = UpsertOutcome("", errors=(SfErrorDetail(
+                    "REQUIRED_FIELD_MISSING", f"no value for the external id {external_id_field}",
+                    (external_id_field,)),))
+            elif key in first_index:
+                outcomes[index] = UpsertOutcome(str(value), errors=(SfErrorDetail(
+                    "DUPLICATE_EXTERNAL_ID", f"{external_id_field} {value} appears twice in one batch",
+                    (external_id_field,)),))
+            else:
+                first_index[key] = index
+                pending.append(index)
+        attempt = 0
+        while pending:
+            attempt += 1
+            batch = [records[i] for i in pending]
+            if len(batch) >= self.settings.bulk_threshold:
+                results = self._bulk_upsert(sobject, external_id_field, batch)
+            else:
+                results = self._collections_upsert(sobject, external_id_field, batch)
+            locked = []
+            for index, outcome in zip(pending, results, strict=True):
+                outcomes[index] = outcome
+                if outcome.error_code == LOCK_ERROR:
+                    locked.append(index)
+            delay = self.retry.delay(attempt) if locked else None
+            if delay is None:
+                break
+            logger.warning("%d %s records locked by another transaction; retrying in %.1fs", len(locked), sobject,
+                           delay)
+            time.sleep(delay)
+            pending = locked
+        return [o for o in outcomes if o is not None]
+
+    def _collections_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
+        outcomes: list[UpsertOutcome] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = records[start:start + COLLECTION_SIZE]
+            body = {"allOrNone": False,
+                    "records": [{"attributes": {"type": sobject}, **dict(record)} for record in chunk]}
+            results = self._call(lambda sf, b=body: sf.restful(f"composite/sobjects/{sobject}/{field}",
+                                                                 method="PATCH", json=b),
+                                 what=f"upsert {len(chunk)} {sobject}")
+            for record, result in zip(chunk, results or [], strict=True):
+                outcomes.append(UpsertOutcome(str(record[field]), id=result.get("id"), created=result.get("created"),
+                                              errors=() if result.get("success") else details_from(
+                                                  result.get("errors") or [])))
+        return outcomes
+
+    def _bulk_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
+        columns = list(dict.fromkeys(key for record in records for key in record))
+        rows = [{c: _bulk_cell(record, c) for c in columns} for record in records]
+        handler = getattr(self.sf.bulk2, sobject)
+
+        def run(_: Salesforce) -> list[dict[str, Any]]:
+            # simple-salesforce aborts the job itself when anything fails before it completes.
+            return handler.upsert(records=rows, external_id_field=field, wait=self.settings.bulk_poll_seconds)
+
+        jobs = self._call(run, what=f"bulk upsert {len(records)} {sobject}")
+        by_key: dict[str, UpsertOutcome] = {}
+        for job in jobs:
+            job_id = job["job_id"]
+            successes = self._call(lambda _, j=job_id: handler.get_successful_records(j), what="bulk results")
+            failures = self._call(lambda _, j=job_id: handler.get_failed_records(j), what="bulk results")
+            unprocessed = self._call(lambda _, j=job_id: handler.get_unprocessed_records(j), what="bulk results")
+            for row in csv.DictReader(io.StringIO(successes)):
+                by_key[row[field].lower()] = UpsertOutcome(row[field], id=row["sf__Id"] or None,
+                                                           created=row["sf__Created"].lower() == "true")
+            for row in csv.DictReader(io.StringIO(failures)):
+                by_key[row[field].lower()] = UpsertOutcome(row[field], errors=(_bulk_error(row["sf__Error"]),))
+            for row in csv.DictReader(io.StringIO(unprocessed)):
+                by_key[row[field].lower()] = UpsertOutcome(row[field], errors=(SfErrorDetail(
+                    "UNPROCESSED", f"Bulk job {job_id} did not process this record"),))
+        outcomes = []
+        for record in records:
+            key = str(record[field])
+            outcome = by_key.get(key.lower())
+            if outcome is None:
+                raise SalesforceBulkJobError(f"Bulk upsert of {sobject} returned no result for {field} {key}",
+                                             job_id=",".join(j["job_id"] for j in jobs))
+            outcomes.append(outcome)
+        return outcomes
+
+    def delete(self, sobject: str, record_id: str) -> None:
+        self._call(lambda sf: getattr(sf, sobject).delete(record_id), what=f"delete {sobject}")
+
+
+def _translate(what: str, exc: SimpleSalesforceError) -> SalesforceError:
+    details = details_from(exc.content)
+    url = _strip_query(exc.url)
+    status = exc.status
+    if isinstance(exc, SalesforceRefusedRequest) and any(d.code == "REQUEST_LIMIT_EXCEEDED" for d in details):
+        return SalesforceLimitExceeded(f"{what}: the org's daily API allocation is spent", status=status, url=url,
+                                       errors=details)
+    if status >= 500:
+        return SalesforceServerError(f"{what}: Salesforce answered HTTP {status}", status=status, url=url,
+                                     errors=details)
+    return SalesforceRequestError(f"{what}: Salesforce refused the request (HTTP {status})", status=status, url=url,
+                                  errors=details)
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_plain(v) if isinstance(v, dict) else v) for k, v in record.items() if k != "attributes"}
+
+
+def _bulk_cell(record: Mapping[str, Any], column: str) -> str:
+    if column not in record:
+        return ""
+    value = record[column]
+    if value is None:
+        return BULK_NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _bulk_error(text: str) -> SfErrorDetail:
+    """`REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --` → code, message, fields."""
+    code, _, rest = text.partition(":")
+    rest = rest.removesuffix("--").strip()
+    message, _, fields = rest.rpartition(":")
+    if not message:
+        message, fields = rest, ""
+    return SfErrorDetail(code, message, tuple(f for f in fields.split(",") if f))
+
+
+def _chunks_by_length(items: list[str], limit: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    length = 0
+    for item in items:
+        if chunk and length + len(item) + 1 > limit:
+            yield chunk
+            chunk, length = [], 0
+        chunk.append(item)
+        length += len(item) + 1
+    if chunk:
+        yield chunk
