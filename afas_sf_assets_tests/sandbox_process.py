@@ -30,8 +30,11 @@ class Sandbox:
     sf_control: httpx.Client = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sf_control = httpx.Client(base_url=self.env["SF_SANDBOX_URL"] + "/", timeout=60,
-                                       verify=ssl.create_default_context(cafile=self.env["SF_CA_BUNDLE"]))
+        self.sf_control = httpx.Client(
+            base_url=self.env["SF_SANDBOX_URL"] + "/",
+            timeout=60,
+            verify=ssl.create_default_context(cafile=self.env["SF_CA_BUNDLE"]),
+        )
         self.control = httpx.Client(
             base_url=self.env["AFAS_SANDBOX_URL"] + "/",
             verify=ssl.create_default_context(cafile=self.env["AFAS_CA_BUNDLE"]),
@@ -48,8 +51,18 @@ class Sandbox:
         return AfasSettings(**values)
 
     def sf_settings(self, **overrides: Any) -> SalesforceSettings:
-        names = ("SF_AUTH", "SF_LOGIN_URL", "SF_CONSUMER_KEY", "SF_CONSUMER_SECRET", "SF_USERNAME", "SF_PASSWORD",
-                 "SF_SECURITY_TOKEN", "SF_PRIVATE_KEY_FILE", "SF_CA_BUNDLE", "SF_API_VERSION")
+        names = (
+            "SF_AUTH",
+            "SF_LOGIN_URL",
+            "SF_CONSUMER_KEY",
+            "SF_CONSUMER_SECRET",
+            "SF_USERNAME",
+            "SF_PASSWORD",
+            "SF_SECURITY_TOKEN",
+            "SF_PRIVATE_KEY_FILE",
+            "SF_CA_BUNDLE",
+            "SF_API_VERSION",
+        )
         values: dict[str, Any] = {name[3:].lower(): self.env[name] for name in names}
         values.update(bulk_poll_seconds=0.05, **overrides)
         return SalesforceSettings(**values)

@@ -47,26 +47,41 @@ def obtain_session(settings: SalesforceSettings, http: requests.Session) -> Sess
         data = {"grant_type": "client_credentials"}
         auth = (str(settings.consumer_key), _secret(settings.consumer_secret))
     elif settings.auth is AuthFlow.PASSWORD:
-        data = {"grant_type": "password", "client_id": str(settings.consumer_key),
-                "client_secret": _secret(settings.consumer_secret), "username": str(settings.username),
-                "password": _secret(settings.password) + _secret(settings.security_token)}
+        data = {
+            "grant_type": "password",
+            "client_id": str(settings.consumer_key),
+            "client_secret": _secret(settings.consumer_secret),
+            "username": str(settings.username),
+            "password": _secret(settings.password) + _secret(settings.security_token),
+        }
     else:
         key = settings.private_key_file.read_text()  # type: ignore[union-attr]
-        claims = {"iss": settings.consumer_key, "sub": settings.username, "aud": _audience(settings.login_url),
-                  "exp": int(time.time()) + JWT_LIFETIME_SECONDS}
-        data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                "assertion": jwt.encode(claims, key, algorithm="RS256")}
+        claims = {
+            "iss": settings.consumer_key,
+            "sub": settings.username,
+            "aud": _audience(settings.login_url),
+            "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
+        }
+        data = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": jwt.encode(claims, key, algorithm="RS256"),
+        }
     try:
         response = http.post(url, data=data, auth=auth, timeout=settings.timeout)
     except requests.RequestException as exc:
-        raise SalesforceConnectionError(f"no answer from the Salesforce login at {url} ({type(exc).__name__})",
-                                        url=url) from None
+        raise SalesforceConnectionError(
+            f"no answer from the Salesforce login at {url} ({type(exc).__name__})", url=url
+        ) from None
     if response.status_code != 200:
         try:
             body = response.json()
         except ValueError:
             body = {}
-        raise SalesforceAuthError(f"Salesforce login ({settings.auth.value}) refused with HTTP {response.status_code}",
-                                  status=response.status_code, url=url, errors=details_from(body))
+        raise SalesforceAuthError(
+            f"Salesforce login ({settings.auth.value}) refused with HTTP {response.status_code}",
+            status=response.status_code,
+            url=url,
+            errors=details_from(body),
+        )
     payload = response.json()
     return Session(payload["instance_url"].rstrip("/"), payload["access_token"])

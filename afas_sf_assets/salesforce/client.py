@@ -144,8 +144,12 @@ class SalesforceClient:
 
     def _login(self) -> Salesforce:
         session: Session = obtain_session(self.settings, self._http)
-        self._sf = Salesforce(instance_url=session.instance_url, session_id=session.access_token,
-                              session=self._http, version=self.settings.api_version)
+        self._sf = Salesforce(
+            instance_url=session.instance_url,
+            session_id=session.access_token,
+            session=self._http,
+            version=self.settings.api_version,
+        )
         return self._sf
 
     @property
@@ -162,8 +166,11 @@ class SalesforceClient:
                 return operation(self.sf)
             except SalesforceExpiredSession as exc:
                 if renewed or self.settings.auth is AuthFlow.TOKEN:
-                    raise SalesforceAuthError(f"{what}: the Salesforce session expired and cannot be renewed",
-                                              status=401, url=_strip_query(exc.url)) from None
+                    raise SalesforceAuthError(
+                        f"{what}: the Salesforce session expired and cannot be renewed",
+                        status=401,
+                        url=_strip_query(exc.url),
+                    ) from None
                 logger.info("Salesforce session expired; logging in again")
                 self._login()
                 renewed = True
@@ -179,8 +186,9 @@ class SalesforceClient:
             delay = self.retry.delay(attempt) if retryable else None
             if delay is None:
                 raise error from None
-            logger.warning("%s failed (%s); attempt %d, retrying in %.1fs", what, error.code or error.status, attempt,
-                           delay)
+            logger.warning(
+                "%s failed (%s); attempt %d, retrying in %.1fs", what, error.code or error.status, attempt, delay
+            )
             time.sleep(delay)
 
     # -- reads ------------------------------------------------------------------------------------
@@ -213,8 +221,9 @@ class SalesforceClient:
 
     def describe(self, sobject: str) -> dict[str, Any]:
         if sobject not in self._describes:
-            self._describes[sobject] = self._call(lambda sf: getattr(sf, sobject).describe(),
-                                                  what=f"describe {sobject}")
+            self._describes[sobject] = self._call(
+                lambda sf: getattr(sf, sobject).describe(), what=f"describe {sobject}"
+            )
         return self._describes[sobject]
 
     def preflight(self, requirements: Mapping[str, Iterable[str]]) -> None:
@@ -246,13 +255,27 @@ class SalesforceClient:
             value = record.get(external_id_field)
             key = str(value).lower() if value not in (None, "") else None
             if key is None:
-                outcomes[index] = UpsertOutcome("", errors=(SfErrorDetail(
-                    "REQUIRED_FIELD_MISSING", f"no value for the external id {external_id_field}",
-                    (external_id_field,)),))
+                outcomes[index] = UpsertOutcome(
+                    "",
+                    errors=(
+                        SfErrorDetail(
+                            "REQUIRED_FIELD_MISSING",
+                            f"no value for the external id {external_id_field}",
+                            (external_id_field,),
+                        ),
+                    ),
+                )
             elif key in first_index:
-                outcomes[index] = UpsertOutcome(str(value), errors=(SfErrorDetail(
-                    "DUPLICATE_EXTERNAL_ID", f"{external_id_field} {value} appears twice in one batch",
-                    (external_id_field,)),))
+                outcomes[index] = UpsertOutcome(
+                    str(value),
+                    errors=(
+                        SfErrorDetail(
+                            "DUPLICATE_EXTERNAL_ID",
+                            f"{external_id_field} {value} appears twice in one batch",
+                            (external_id_field,),
+                        ),
+                    ),
+                )
             else:
                 first_index[key] = index
                 pending.append(index)
@@ -272,25 +295,36 @@ class SalesforceClient:
             delay = self.retry.delay(attempt) if locked else None
             if delay is None:
                 break
-            logger.warning("%d %s records locked by another transaction; retrying in %.1fs", len(locked), sobject,
-                           delay)
+            logger.warning(
+                "%d %s records locked by another transaction; retrying in %.1fs", len(locked), sobject, delay
+            )
             time.sleep(delay)
             pending = locked
         return [o for o in outcomes if o is not None]
 
-    def _collections_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
+    def _collections_upsert(
+        self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]
+    ) -> list[UpsertOutcome]:
         outcomes: list[UpsertOutcome] = []
         for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = records[start:start + COLLECTION_SIZE]
-            body = {"allOrNone": False,
-                    "records": [{"attributes": {"type": sobject}, **dict(record)} for record in chunk]}
-            results = self._call(lambda sf, b=body: sf.restful(f"composite/sobjects/{sobject}/{field}",
-                                                                 method="PATCH", json=b),
-                                 what=f"upsert {len(chunk)} {sobject}")
+            chunk = records[start : start + COLLECTION_SIZE]
+            body = {
+                "allOrNone": False,
+                "records": [{"attributes": {"type": sobject}, **dict(record)} for record in chunk],
+            }
+            results = self._call(
+                lambda sf, b=body: sf.restful(f"composite/sobjects/{sobject}/{field}", method="PATCH", json=b),
+                what=f"upsert {len(chunk)} {sobject}",
+            )
             for record, result in zip(chunk, results or [], strict=True):
-                outcomes.append(UpsertOutcome(str(record[field]), id=result.get("id"), created=result.get("created"),
-                                              errors=() if result.get("success") else details_from(
-                                                  result.get("errors") or [])))
+                outcomes.append(
+                    UpsertOutcome(
+                        str(record[field]),
+                        id=result.get("id"),
+                        created=result.get("created"),
+                        errors=() if result.get("success") else details_from(result.get("errors") or []),
+                    )
+                )
         return outcomes
 
     def _bulk_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
@@ -310,20 +344,24 @@ class SalesforceClient:
             failures = self._call(lambda _, j=job_id: handler.get_failed_records(j), what="bulk results")
             unprocessed = self._call(lambda _, j=job_id: handler.get_unprocessed_records(j), what="bulk results")
             for row in csv.DictReader(io.StringIO(successes)):
-                by_key[row[field].lower()] = UpsertOutcome(row[field], id=row["sf__Id"] or None,
-                                                           created=row["sf__Created"].lower() == "true")
+                by_key[row[field].lower()] = UpsertOutcome(
+                    row[field], id=row["sf__Id"] or None, created=row["sf__Created"].lower() == "true"
+                )
             for row in csv.DictReader(io.StringIO(failures)):
                 by_key[row[field].lower()] = UpsertOutcome(row[field], errors=(_bulk_error(row["sf__Error"]),))
             for row in csv.DictReader(io.StringIO(unprocessed)):
-                by_key[row[field].lower()] = UpsertOutcome(row[field], errors=(SfErrorDetail(
-                    "UNPROCESSED", f"Bulk job {job_id} did not process this record"),))
+                by_key[row[field].lower()] = UpsertOutcome(
+                    row[field], errors=(SfErrorDetail("UNPROCESSED", f"Bulk job {job_id} did not process this record"),)
+                )
         outcomes = []
         for record in records:
             key = str(record[field])
             outcome = by_key.get(key.lower())
             if outcome is None:
-                raise SalesforceBulkJobError(f"Bulk upsert of {sobject} returned no result for {field} {key}",
-                                             job_id=",".join(j["job_id"] for j in jobs))
+                raise SalesforceBulkJobError(
+                    f"Bulk upsert of {sobject} returned no result for {field} {key}",
+                    job_id=",".join(j["job_id"] for j in jobs),
+                )
             outcomes.append(outcome)
         return outcomes
 
@@ -336,13 +374,16 @@ def _translate(what: str, exc: SimpleSalesforceError) -> SalesforceError:
     url = _strip_query(exc.url)
     status = exc.status
     if isinstance(exc, SalesforceRefusedRequest) and any(d.code == "REQUEST_LIMIT_EXCEEDED" for d in details):
-        return SalesforceLimitExceeded(f"{what}: the org's daily API allocation is spent", status=status, url=url,
-                                       errors=details)
+        return SalesforceLimitExceeded(
+            f"{what}: the org's daily API allocation is spent", status=status, url=url, errors=details
+        )
     if status >= 500:
-        return SalesforceServerError(f"{what}: Salesforce answered HTTP {status}", status=status, url=url,
-                                     errors=details)
-    return SalesforceRequestError(f"{what}: Salesforce refused the request (HTTP {status})", status=status, url=url,
-                                  errors=details)
+        return SalesforceServerError(
+            f"{what}: Salesforce answered HTTP {status}", status=status, url=url, errors=details
+        )
+    return SalesforceRequestError(
+        f"{what}: Salesforce refused the request (HTTP {status})", status=status, url=url, errors=details
+    )
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:

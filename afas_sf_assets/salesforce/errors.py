@@ -18,8 +18,9 @@ class SfErrorDetail:
 class SalesforceError(AfasSfError):
     transient: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, status: int | None = None, url: str | None = None,
-                 errors: tuple[SfErrorDetail, ...] = ()) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, url: str | None = None, errors: tuple[SfErrorDetail, ...] = ()
+    ) -> None:
         self.status = status
         self.url = url
         self.errors = errors
@@ -60,7 +61,9 @@ class SalesforceSchemaError(SalesforceError):
 
     def __init__(self, missing: dict[str, list[str]]) -> None:
         self.missing = missing
-        lines = [f"{obj}: {'the object itself' if not fields else ', '.join(fields)}" for obj, fields in missing.items()]
+        lines = [
+            f"{obj}: {'the object itself' if not fields else ', '.join(fields)}" for obj, fields in missing.items()
+        ]
         super().__init__("The Salesforce org lacks what afas-sf needs — " + "; ".join(lines))
 
 

@@ -132,6 +132,8 @@ class _Server(threading.Thread):
             ssl_certfile=str(self.tls.server_cert),
             ssl_keyfile=str(self.tls.server_key),
             timeout_keep_alive=30,
+            # Clients keep idle connections open; shutting down should not wait on them.
+            timeout_graceful_shutdown=1,
             access_log=False,
         )
         self.server = uvicorn.Server(config)

@@ -17,9 +17,15 @@ from afas_sf_assets_tests.conftest import FAST_RETRY
 from afas_sf_assets_tests.sandbox_process import Sandbox
 
 
-@pytest.mark.parametrize(("flow", "missing"), [
-    ("client_credentials", "SF_CONSUMER_SECRET"), ("jwt", "SF_PRIVATE_KEY_FILE"), ("password", "SF_PASSWORD"),
-    ("token", "SF_ACCESS_TOKEN")])
+@pytest.mark.parametrize(
+    ("flow", "missing"),
+    [
+        ("client_credentials", "SF_CONSUMER_SECRET"),
+        ("jwt", "SF_PRIVATE_KEY_FILE"),
+        ("password", "SF_PASSWORD"),
+        ("token", "SF_ACCESS_TOKEN"),
+    ],
+)
 def test_each_flow_names_what_it_lacks(flow: str, missing: str) -> None:
     given: dict[str, Any] = {"consumer_key": "k", "username": "u", "instance_url": "https://x.my.salesforce.com"}
     with pytest.raises(ValidationError, match=missing):
@@ -27,8 +33,14 @@ def test_each_flow_names_what_it_lacks(flow: str, missing: str) -> None:
 
 
 def test_secrets_stay_out_of_repr() -> None:
-    settings = SalesforceSettings(auth="password", consumer_key="k", consumer_secret="s3cr3t-value", username="u",
-                                  password="pa55-value", security_token="t0ken-value")
+    settings = SalesforceSettings(
+        auth="password",
+        consumer_key="k",
+        consumer_secret="s3cr3t-value",
+        username="u",
+        password="pa55-value",
+        security_token="t0ken-value",
+    )
     text = repr(settings)
     assert not any(secret in text for secret in ("s3cr3t-value", "pa55-value", "t0ken-value"))
 
@@ -49,12 +61,16 @@ def test_token_flow_uses_the_given_session(sf_sandbox: Sandbox) -> None:
         assert client.count("SELECT COUNT() FROM Pricebook2") >= 1
 
 
-@pytest.mark.parametrize(("flow", "override"), [
-    (AuthFlow.CLIENT_CREDENTIALS, {"consumer_secret": "wrong-secret-value"}),
-    (AuthFlow.PASSWORD, {"password": "wrong-password-value"}),
-])
-def test_refused_login_is_an_auth_error_without_the_secret(sf_sandbox: Sandbox, flow: AuthFlow,
-                                                           override: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("flow", "override"),
+    [
+        (AuthFlow.CLIENT_CREDENTIALS, {"consumer_secret": "wrong-secret-value"}),
+        (AuthFlow.PASSWORD, {"password": "wrong-password-value"}),
+    ],
+)
+def test_refused_login_is_an_auth_error_without_the_secret(
+    sf_sandbox: Sandbox, flow: AuthFlow, override: dict[str, str]
+) -> None:
     with SalesforceClient(sf_sandbox.sf_settings(auth=flow, **override), retry=FAST_RETRY) as client:
         with pytest.raises(SalesforceAuthError) as caught:
             client.count("SELECT COUNT() FROM Product2")
@@ -82,8 +98,13 @@ def test_plain_simple_salesforce_soap_login_and_relogin_on_expiry(sf_sandbox: Sa
     session.verify = sf_sandbox.env["SF_CA_BUNDLE"]
     session.trust_env = False
     session.mount("https://login.salesforce.com", _ToSandbox(sf_sandbox.env["SF_LOGIN_URL"]))
-    sf = Salesforce(username=sf_sandbox.env["SF_USERNAME"], password=sf_sandbox.env["SF_PASSWORD"],
-                    security_token=sf_sandbox.env["SF_SECURITY_TOKEN"], session=session, version="62.0")
+    sf = Salesforce(
+        username=sf_sandbox.env["SF_USERNAME"],
+        password=sf_sandbox.env["SF_PASSWORD"],
+        security_token=sf_sandbox.env["SF_SECURITY_TOKEN"],
+        session=session,
+        version="62.0",
+    )
     assert sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["totalSize"] == 1
     first_token = sf.session_id
     sf_sandbox.sf_control.delete("sessions").raise_for_status()  # every session expires now
