@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import os
 import signal
 import sys
 import threading
@@ -31,6 +33,59 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_env_file(path: str | None) -> None:
+    if path:
+        from afas_sf_assets.sandbox.runner import read_env_file
+
+        os.environ.update(read_env_file(Path(path)))
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    _load_env_file(args.env_file)
+    from afas_sf_assets.headless import sync
+
+    result = sync(args.select or None, full=args.full, dry_run=args.dry_run)
+    print(f"run {result.run_id}{' (dry run: nothing written)' if args.dry_run else ''}")
+    for summary in result.summaries:
+        print("  " + summary.line())
+    for error in result.errors:
+        print(f"  FAILED: {error}", file=sys.stderr)
+    return 0 if result.success else 1
+
+
+def _cmd_log(args: argparse.Namespace) -> int:
+    _load_env_file(args.env_file)
+    from datetime import datetime
+
+    from afas_sf_assets.headless import ensure_dagster_home
+    from afas_sf_assets.sync.state import State
+
+    ensure_dagster_home()
+    since = datetime.fromisoformat(args.since) if args.since else None
+    entries = State().activity(flow=args.flow, key=args.key, run_id=args.run, since=since, limit=args.limit)
+    for entry in reversed(entries):
+        print(
+            f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.flow} {entry.key} {entry.action} → {entry.outcome}"
+            f"{' ' + entry.target_id if entry.target_id else ''}{'  ' + entry.error if entry.error else ''}"
+        )
+        if args.verbose:
+            print(f"    from AFAS: {json.dumps(entry.source, default=str)}")
+            print(f"    sent:      {json.dumps(entry.sent, default=str)}")
+    return 0
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    _load_env_file(args.env_file)
+    from afas_sf_assets.headless import ensure_dagster_home
+    from afas_sf_assets.sync.state import State
+
+    ensure_dagster_home()
+    days = args.days if args.days is not None else float(os.environ.get("AFAS_SF_LOG_RETENTION_DAYS", "14"))
+    removed = State().purge_activity(days)
+    print(f"removed {removed} activity-log entries older than {days:g} days")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from afas_sf_assets.demo import run_demo
 
@@ -53,6 +108,28 @@ def build_parser() -> argparse.ArgumentParser:
         "multi_currency (default: multi_currency, a plain Sales Cloud org)",
     )
     sandbox.set_defaults(handler=_cmd_sandbox)
+
+    sync = commands.add_parser("sync", help="materialise flows headless on the Dagster instance in DAGSTER_HOME")
+    sync.add_argument("--select", nargs="+", metavar="FLOW", help="flows to run (default: all, in dependency order)")
+    sync.add_argument("--full", action="store_true", help="ignore the high-water mark and the hashes")
+    sync.add_argument("--dry-run", action="store_true", help="plan creates, updates and failures; write nothing")
+    sync.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
+    sync.set_defaults(handler=_cmd_sync)
+
+    log = commands.add_parser("log", help="what came from AFAS and what was sent, per record")
+    log.add_argument("--flow")
+    log.add_argument("--key")
+    log.add_argument("--run")
+    log.add_argument("--since", help="ISO date or date-time")
+    log.add_argument("--limit", type=int, default=200)
+    log.add_argument("-v", "--verbose", action="store_true", help="show the AFAS row and the payload sent")
+    log.add_argument("--env-file")
+    log.set_defaults(handler=_cmd_log)
+
+    purge = commands.add_parser("purge", help="apply the activity-log retention now")
+    purge.add_argument("--days", type=float, help="default: AFAS_SF_LOG_RETENTION_DAYS or 14")
+    purge.add_argument("--env-file")
+    purge.set_defaults(handler=_cmd_purge)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")
     demo.add_argument("--dir", default=".sandbox", help="state directory for the sandboxes and Dagster")

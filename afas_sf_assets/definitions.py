@@ -7,15 +7,50 @@ import os
 import dagster as dg
 
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
-from afas_sf_assets.defs.resources import AfasResource
+from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
+from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
 
-afas = AfasResource(
-    token=dg.EnvVar("AFAS_TOKEN"),
-    base_url=os.environ.get("AFAS_BASE_URL"),
-    environment=os.environ.get("AFAS_ENVIRONMENT"),
-    environment_type=os.environ.get("AFAS_ENVIRONMENT_TYPE", "production"),
-    ca_bundle=os.environ.get("AFAS_CA_BUNDLE"),
-    integration_id=os.environ.get("AFAS_INTEGRATION_ID"),
-)
 
-defs = dg.Definitions(assets=AFAS_SOURCE_ASSETS, resources={"afas": afas})
+def _optional(name: str) -> dg.EnvVar | None:
+    """A secret that only some set-ups use: read through EnvVar when set, so it never sits in config."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    env = os.environ.get
+    return {
+        "afas": AfasResource(
+            token=dg.EnvVar("AFAS_TOKEN"),
+            base_url=env("AFAS_BASE_URL"),
+            environment=env("AFAS_ENVIRONMENT"),
+            environment_type=env("AFAS_ENVIRONMENT_TYPE", "production"),
+            ca_bundle=env("AFAS_CA_BUNDLE"),
+            integration_id=env("AFAS_INTEGRATION_ID"),
+        ),
+        "salesforce": SalesforceResource(
+            auth=env("SF_AUTH", "client_credentials"),
+            login_url=env("SF_LOGIN_URL", "https://login.salesforce.com"),
+            consumer_key=env("SF_CONSUMER_KEY"),
+            consumer_secret=_optional("SF_CONSUMER_SECRET"),
+            username=env("SF_USERNAME"),
+            password=_optional("SF_PASSWORD"),
+            security_token=_optional("SF_SECURITY_TOKEN"),
+            private_key_file=env("SF_PRIVATE_KEY_FILE"),
+            instance_url=env("SF_INSTANCE_URL"),
+            access_token=_optional("SF_ACCESS_TOKEN"),
+            ca_bundle=env("SF_CA_BUNDLE"),
+            api_version=env("SF_API_VERSION", "62.0"),
+            bulk_threshold=int(env("SF_BULK_THRESHOLD", "2000")),
+            bulk_poll_seconds=float(env("SF_BULK_POLL_SECONDS", "2")),
+        ),
+        "state": StateResource(
+            url=env("AFAS_SF_STATE_URL"),
+            retention_days=float(env("AFAS_SF_LOG_RETENTION_DAYS", "14")),
+            api_reserve=float(env("AFAS_SF_API_RESERVE", "0.2")),
+        ),
+    }
+
+
+ALL_ASSETS = [*AFAS_SOURCE_ASSETS, *SALESFORCE_TARGET_ASSETS]
+
+defs = dg.Definitions(assets=ALL_ASSETS, resources=build_resources())

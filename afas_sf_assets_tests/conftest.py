@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.retrying import RetryPolicy
 from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.sync.engine import SyncEngine
+from afas_sf_assets.sync.state import State
 from afas_sf_assets_tests.sandbox_process import Sandbox, running_sandbox
 
 # Retries in tests wait milliseconds, not seconds; the policy's table is tested on its own.
@@ -49,3 +52,42 @@ def sf_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
 def salesforce(sf_sandbox: Sandbox) -> Iterator[SalesforceClient]:
     with SalesforceClient(sf_sandbox.sf_settings(), retry=FAST_RETRY) as client:
         yield client
+
+
+class Org:
+    """A fresh pair of sandboxes with its own state database, and an engine wired to them."""
+
+    def __init__(self, sandbox: Sandbox, state_url: str) -> None:
+        self.sandbox = sandbox
+        self.state = State(state_url)
+        self._clients: list[AfasClient | SalesforceClient] = []
+
+    def engine(self, *, batch_size: int = 500, api_reserve: float = 0.0, **sf_overrides: object) -> SyncEngine:
+        afas = AfasClient(self.sandbox.afas_settings(page_size=100), retry=FAST_RETRY)
+        salesforce = SalesforceClient(self.sandbox.sf_settings(**sf_overrides), retry=FAST_RETRY)
+        self._clients += [afas, salesforce]
+        return SyncEngine(afas, salesforce, self.state, batch_size=batch_size, api_reserve=api_reserve)
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
+
+
+@pytest.fixture
+def fresh_org(tmp_path: Path) -> Iterator[Callable[..., Org]]:
+    """Start a new sandbox pair (small demo data, seed 3) for one test; `features` picks the org's shape."""
+    started: list[Org] = []
+
+    def start(features: str = "multi_currency", *args: str) -> Org:
+        directory = tmp_path / f"org{len(started)}"
+        context = running_sandbox(directory, "--seed", "3", "--sf-features", features, *args)
+        sandbox = context.__enter__()
+        org = Org(sandbox, f"sqlite:///{tmp_path / f'state{len(started)}.sqlite'}")
+        org.context = context  # type: ignore[attr-defined]
+        started.append(org)
+        return org
+
+    yield start
+    for org in started:
+        org.close()
+        org.context.__exit__(None, None, None)  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Dagster resources wrapping the API clients; the clients themselves know nothing of Dagster."""
+"""Dagster resources wrapping the API clients and the state store; those know nothing of Dagster."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from pydantic import Field
 
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.settings import AfasSettings, EnvironmentType
+from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.salesforce.settings import AuthFlow, SalesforceSettings
+from afas_sf_assets.sync.state import State
 
 
 class AfasResource(dg.ConfigurableResource):
@@ -35,3 +38,54 @@ class AfasResource(dg.ConfigurableResource):
 
     def client(self) -> AfasClient:
         return AfasClient(self.settings())
+
+
+class SalesforceResource(dg.ConfigurableResource):
+    """A Salesforce org, logged in with the configured OAuth flow."""
+
+    auth: str = AuthFlow.CLIENT_CREDENTIALS.value
+    login_url: str = "https://login.salesforce.com"
+    consumer_key: str | None = None
+    consumer_secret: str | None = None
+    username: str | None = None
+    password: str | None = None
+    security_token: str | None = None
+    private_key_file: str | None = None
+    instance_url: str | None = None
+    access_token: str | None = None
+    ca_bundle: str | None = None
+    api_version: str = "62.0"
+    bulk_threshold: int = 2000
+    bulk_poll_seconds: float = 2.0
+
+    def settings(self) -> SalesforceSettings:
+        return SalesforceSettings(
+            auth=AuthFlow(self.auth),
+            login_url=self.login_url,
+            consumer_key=self.consumer_key,
+            consumer_secret=self.consumer_secret,
+            username=self.username,
+            password=self.password,
+            security_token=self.security_token,
+            private_key_file=Path(self.private_key_file) if self.private_key_file else None,
+            instance_url=self.instance_url,
+            access_token=self.access_token,
+            ca_bundle=Path(self.ca_bundle) if self.ca_bundle else None,
+            api_version=self.api_version,
+            bulk_threshold=self.bulk_threshold,
+            bulk_poll_seconds=self.bulk_poll_seconds,
+        )
+
+    def client(self) -> SalesforceClient:
+        return SalesforceClient(self.settings())
+
+
+class StateResource(dg.ConfigurableResource):
+    """The ledger and activity log (SQLite under DAGSTER_HOME unless `url` is set)."""
+
+    url: str | None = Field(default=None, description="SQLAlchemy URL, e.g. postgresql+psycopg://…")
+    retention_days: float = Field(default=14.0, description="Days the activity log keeps personal data")
+    api_reserve: float = Field(default=0.2, description="Share of the daily Salesforce API allocation never spent")
+
+    def state(self) -> State:
+        return State(self.url)

@@ -328,8 +328,9 @@ class SalesforceClient:
         return outcomes
 
     def _bulk_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
-        columns = list(dict.fromkeys(key for record in records for key in record))
-        rows = [{c: _bulk_cell(record, c) for c in columns} for record in records]
+        flat = [_flatten(record) for record in records]
+        columns = list(dict.fromkeys(key for record in flat for key in record))
+        rows = [{c: _bulk_cell(record, c) for c in columns} for record in flat]
         handler = getattr(self.sf.bulk2, sobject)
 
         def run(_: Salesforce) -> list[dict[str, Any]]:
@@ -388,6 +389,19 @@ def _translate(what: str, exc: SimpleSalesforceError) -> SalesforceError:
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:
     return {k: (_plain(v) if isinstance(v, dict) else v) for k, v in record.items() if k != "attributes"}
+
+
+def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Relationship lookups (`{"Account": {"AFAS_Debtor_Id__c": "1"}}`) as Bulk CSV columns (`Account.AFAS_…`)."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, Mapping):
+            for inner, inner_value in value.items():
+                if inner != "attributes":
+                    flat[f"{key}.{inner}"] = inner_value
+        else:
+            flat[key] = value
+    return flat
 
 
 def _bulk_cell(record: Mapping[str, Any], column: str) -> str:

@@ -325,7 +325,7 @@ OBJECTS: dict[str, SfObject] = {
             (
                 SfField("Title", S, required=True),
                 SfField("PathOnClient", S, 500, required=True),
-                SfField("VersionData", SfType.BASE64, required=True),
+                SfField("VersionData", SfType.BASE64, required=True, updateable=False),
                 SfField(
                     "ContentDocumentId", REF, reference_to=("ContentDocument",), createable=False, updateable=False
                 ),

@@ -1,0 +1,75 @@
+"""Salesforce targets as assets: each body calls the engine for one flow and turns its report into metadata."""
+
+import dagster as dg
+
+from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
+from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.mapping.model import load_mapping
+from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS, SyncEngine
+from afas_sf_assets.sync.flow import Flow
+from afas_sf_assets.sync.report import FlowReport
+
+MAX_FAILURE_ROWS = 20
+
+
+class SyncConfig(dg.Config):
+    full: bool = False  # ignore the high-water mark and the hashes: resend everything
+    dry_run: bool = False  # plan creates, updates, unchanged and failures; write nothing
+
+
+def report_metadata(report: FlowReport) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {name: dg.MetadataValue.int(value) for name, value in report.counts.items()}
+    metadata["status"] = dg.MetadataValue.text(report.status + (f": {report.note}" if report.note else ""))
+    metadata["afas_calls"] = dg.MetadataValue.int(report.afas_calls)
+    metadata["salesforce_calls"] = dg.MetadataValue.int(report.salesforce_calls)
+    if report.api_limit:
+        metadata["salesforce_api_used"] = dg.MetadataValue.int(report.api_used or 0)
+        metadata["salesforce_api_remaining"] = dg.MetadataValue.int(report.api_limit - (report.api_used or 0))
+    metadata["seconds"] = dg.MetadataValue.float(round(report.seconds, 2))
+    metadata["dry_run"] = dg.MetadataValue.bool(report.dry_run)
+    if report.failures:
+        lines = ["| key | outcome | code | field | message |", "|---|---|---|---|---|"]
+        for failure in report.failures[:MAX_FAILURE_ROWS]:
+            message = failure.message.replace("|", "\\|").replace("\n", " ")[:200]
+            lines.append(f"| {failure.key} | {failure.outcome} | {failure.code} | {failure.field or ''} | {message} |")
+        if len(report.failures) > MAX_FAILURE_ROWS:
+            lines.append(
+                f"| … | {len(report.failures) - MAX_FAILURE_ROWS} more in `afas-sf log --flow {report.flow}` | | | |"
+            )
+        metadata["failures"] = dg.MetadataValue.md("\n".join(lines))
+    return metadata
+
+
+def sources_of(flow: Flow) -> list[dg.AssetKey]:
+    mapping = load_mapping(DEFAULT_MAPPINGS / flow.mapping)
+    return [dg.AssetKey(["afas", connector]) for connector in (mapping.source.connector, *flow.reads_also)]
+
+
+def _target_asset(flow: Flow) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["salesforce", flow.name],
+        deps=[*sources_of(flow), *(dg.AssetKey(["salesforce", name]) for name in flow.depends_on)],
+        group_name="salesforce_targets",
+        kinds={"salesforce"},
+        description=flow.description,
+        metadata={"mapping": f"mappings/{flow.mapping}"},
+    )
+    def target(
+        context: dg.AssetExecutionContext,
+        config: SyncConfig,
+        afas: AfasResource,
+        salesforce: SalesforceResource,
+        state: StateResource,
+    ) -> dg.MaterializeResult:
+        with afas.client() as afas_client, salesforce.client() as sf_client:
+            engine = SyncEngine(
+                afas_client, sf_client, state.state(), api_reserve=state.api_reserve, progress=context.log.info
+            )
+            report = engine.run(flow, run_id=context.run_id, full=config.full, dry_run=config.dry_run)
+        context.log.info(report.summary_line())
+        return dg.MaterializeResult(metadata=report_metadata(report))
+
+    return target
+
+
+SALESFORCE_TARGET_ASSETS = [_target_asset(flow) for flow in FLOWS]

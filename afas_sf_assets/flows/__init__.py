@@ -1,0 +1,1 @@
+"""One module per business flow: the domain rules, built on the sync engine."""

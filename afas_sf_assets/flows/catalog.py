@@ -1,0 +1,287 @@
+"""The catalog flows: categories first, then products (simple, configurable, variants, images), then relations."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from afas_sf_assets.flows.rows import AfasItem, AfasItemGroup, AfasItemRelation
+from afas_sf_assets.sync.flow import Flow, FlowContext, Work
+from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
+
+IMAGES_LEDGER = "products.images"
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def _groups(ctx: FlowContext) -> dict[str, dict[str, Any]]:
+    """Every AFAS item group, read once per run (a category tree is small)."""
+    if "groups" not in ctx.cache:
+        ctx.cache["groups"] = {
+            row["GroupCode"]: row for row in ctx.afas.iter_rows("AfasSf_ItemGroups", key=("GroupCode",))
+        }
+    return ctx.cache["groups"]
+
+
+def _synced(ctx: FlowContext, flow: str, keys: list[str]) -> set[str]:
+    entries = ctx.state.entries(flow, keys)
+    return {key for key, entry in entries.items() if entry.status is RecordStatus.SYNCED}
+
+
+def is_commerce(ctx: FlowContext) -> bool:
+    return ctx.org_has("ProductCategory")
+
+
+# -- categories -------------------------------------------------------------------------------------
+
+
+def _plain_org(ctx: FlowContext) -> str | None:
+    if is_commerce(ctx):
+        return None
+    return "this org has no ProductCategory (no Commerce); item groups become Product2.Family, set by products"
+
+
+def place_in_tree(ctx: FlowContext, works: list[Work]) -> None:
+    """Parents are written before their children, in one catalog; a child whose parent is missing waits."""
+    groups = _groups(ctx)
+    catalog = ctx.mapping.options.get("catalog", "AFAS")
+    if not ctx.dry_run and "catalog_ready" not in ctx.cache:
+        outcome = ctx.salesforce.upsert(
+            "ProductCatalog", "AFAS_Catalog_Key__c", [{"AFAS_Catalog_Key__c": catalog, "Name": catalog}]
+        )[0]
+        if not outcome.success:
+            for work in works:
+                work.waiting_for = f"catalog {catalog} could not be created: {outcome.error_code}"
+            return
+        ctx.cache["catalog_ready"] = True
+    in_batch = {w.key for w in works}
+    parents = [str(w.row.get("ParentGroupCode")) for w in works if w.row.get("ParentGroupCode")]
+    synced = _synced(ctx, "categories", parents)
+    for work in works:
+        assert work.record is not None
+        work.record.always["Catalog"] = {"AFAS_Catalog_Key__c": catalog}
+        parent = work.row.get("ParentGroupCode")
+        depth, current, visited = 0, parent, set()
+        while current and current in groups and current not in visited:
+            visited.add(current)
+            depth += 1
+            current = groups[current].get("ParentGroupCode")
+        work.write_pass = depth
+        if parent:
+            if parent not in in_batch and parent not in synced:
+                work.waiting_for = f"parent category {parent} is not in Salesforce yet"
+            work.record.always["ParentCategory"] = {"AFAS_Group_Code__c": str(parent).upper()}
+
+
+CATEGORIES = Flow(
+    name="categories",
+    mapping="categories.yaml",
+    row_model=AfasItemGroup,
+    rules=(place_in_tree,),
+    skip_when=_plain_org,
+    extra_requirements=lambda ctx: {
+        "ProductCatalog": ["Name", "AFAS_Catalog_Key__c"],
+        "ProductCategory": ["CatalogId", "ParentCategoryId"],
+    },
+    description="AFAS item groups → ProductCategory (Commerce org) or Product2.Family values (plain org).",
+)
+
+
+# -- products ---------------------------------------------------------------------------------------
+
+
+def family_from_category(ctx: FlowContext, works: list[Work]) -> None:
+    if is_commerce(ctx) or not ctx.mapping.options.get("family_from_category", True):
+        return
+    groups = _groups(ctx)
+    for work in works:
+        group = groups.get(str(work.row.get("ItemGroup")))
+        assert work.record is not None
+        work.record.always["Family"] = group["Description"] if group else work.row.get("ItemGroup")
+
+
+def variation_structure(ctx: FlowContext, works: list[Work]) -> None:
+    """Configurable parents go first; each variant links to its parent, or waits until the parent is there."""
+    commerce = is_commerce(ctx)
+    in_batch = {w.key for w in works if w.row.get("ItemKind") == "configurable"}
+    parents = [str(w.row["ParentItemCode"]) for w in works if w.row.get("ParentItemCode")]
+    synced = _synced(ctx, "products", parents)
+    for work in works:
+        assert work.record is not None
+        kind = work.row.get("ItemKind") or "simple"
+        if commerce:
+            work.record.always["ProductClass"] = {"configurable": "VariationParent", "variant": "Variation"}.get(
+                kind, "Simple"
+            )
+        parent = work.row.get("ParentItemCode")
+        if kind == "variant" and parent:
+            work.write_pass = 1
+            work.record.always["AFAS_Parent_Item__r"] = {"AFAS_Item_Code__c": parent}
+            if parent not in in_batch and parent not in synced:
+                work.waiting_for = f"configurable item {parent} is not in Salesforce yet"
+
+
+def sync_images(ctx: FlowContext, written: list[Work]) -> None:
+    """A changed image becomes a new ContentVersion of the product's document; an unchanged one costs nothing."""
+    with_image = [w for w in written if w.row.get("ImageId")]
+    if not with_image:
+        return
+    known = ctx.state.entries(IMAGES_LEDGER, [w.key for w in with_image])
+    todo: list[tuple[Work, str]] = []
+    for work in with_image:
+        identity = f"{work.row['ImageId']}|{work.row.get('ImageModifiedDate')}"
+        entry = known.get(work.key)
+        if entry is None or entry.payload_hash != identity or entry.status is not RecordStatus.SYNCED:
+            todo.append((work, identity))
+    if not todo:
+        return
+    # A version is uploaded once: VersionData cannot be updated, and a lost ledger must not resend it.
+    version_keys = {work.key: f"{work.key}|{identity}"[:80] for work, identity in todo}
+    uploaded = ctx.salesforce.ids_by_external_id("ContentVersion", "AFAS_Image_Key__c", version_keys.values())
+    records, sending = [], []
+    for work, identity in todo:
+        if version_keys[work.key] in uploaded:
+            continue
+        image = ctx.afas.get_image(work.row["ImageId"])
+        extension = _EXTENSIONS.get(image.mimetype or "", "bin")
+        record: dict[str, Any] = {
+            "AFAS_Image_Key__c": version_keys[work.key],
+            "Title": str(work.row.get("Description") or work.key)[:255],
+            "PathOnClient": f"{work.key}.{extension}",
+            "VersionData": base64.b64encode(image.data).decode("ascii"),
+        }
+        entry = known.get(work.key)
+        if entry and entry.target_id:
+            record["ContentDocumentId"] = entry.target_id
+        else:
+            record["FirstPublishLocationId"] = work.target_id
+        records.append(record)
+        sending.append((work, identity))
+    outcomes = ctx.salesforce.upsert("ContentVersion", "AFAS_Image_Key__c", records) if records else []
+    new_versions = [o.id for o in outcomes if o.success and o.id] + list(uploaded.values())
+    documents: dict[str, str] = {}
+    for start in range(0, len(new_versions), 200):
+        ids = ",".join(f"'{i}'" for i in new_versions[start : start + 200])
+        for row in ctx.salesforce.iter_query(f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN ({ids})"):
+            documents[row["Id"]] = row["ContentDocumentId"]
+    image_entries, product_entries = [], []
+    for work, identity in todo:
+        if version_keys[work.key] in uploaded:
+            image_entries.append(
+                LedgerEntry(work.key, documents.get(uploaded[version_keys[work.key]]), identity, RecordStatus.SYNCED)
+            )
+    for (work, identity), outcome in zip(sending, outcomes, strict=True):
+        if outcome.success and outcome.id:
+            image_entries.append(LedgerEntry(work.key, documents.get(outcome.id), identity, RecordStatus.SYNCED))
+            ctx.count("images")
+        else:
+            error = outcome.errors[0]
+            # The product stays due for a retry, so the image is tried again on the next run.
+            product_entries.append(
+                LedgerEntry(
+                    work.key,
+                    work.target_id,
+                    None,
+                    RecordStatus.FAILED,
+                    error.code,
+                    "image",
+                    f"image upload failed: {error.message}",
+                )
+            )
+    ctx.state.save(IMAGES_LEDGER, image_entries)
+    ctx.state.save("products", product_entries)
+
+
+def commerce_links(ctx: FlowContext, written: list[Work]) -> None:
+    """In a Commerce org: each product in its category, each variant's attributes on ProductAttribute."""
+    if not written or not is_commerce(ctx):
+        return
+    links = [
+        {
+            "AFAS_Category_Key__c": f"{w.key}|{w.row['ItemGroup']}"[:80],
+            "ProductCategory": {"AFAS_Group_Code__c": str(w.row["ItemGroup"]).upper()},
+            "Product": {"AFAS_Item_Code__c": w.key},
+            "IsPrimaryCategory": True,
+        }
+        for w in written
+        if w.row.get("ItemGroup")
+    ]
+    attributes = [
+        {
+            "AFAS_Attribute_Key__c": w.key,
+            "Product": {"AFAS_Item_Code__c": w.key},
+            "VariantParent": {"AFAS_Item_Code__c": w.row["ParentItemCode"]},
+            "AFAS_Size__c": w.row.get("Size"),
+            "AFAS_Colour__c": w.row.get("Colour"),
+        }
+        for w in written
+        if w.row.get("ItemKind") == "variant"
+    ]
+    for sobject, field, records in (
+        ("ProductCategoryProduct", "AFAS_Category_Key__c", links),
+        ("ProductAttribute", "AFAS_Attribute_Key__c", attributes),
+    ):
+        if records:
+            outcomes = ctx.salesforce.upsert(sobject, field, records)
+            ctx.count(
+                "category_links" if sobject == "ProductCategoryProduct" else "attributes",
+                sum(o.success for o in outcomes),
+            )
+
+
+def _product_requirements(ctx: FlowContext) -> Mapping[str, list[str]]:
+    needs: dict[str, list[str]] = {
+        "Product2": ["AFAS_Parent_Item__c"],
+        "ContentVersion": ["Title", "PathOnClient", "VersionData", "AFAS_Image_Key__c", "FirstPublishLocationId"],
+    }
+    if is_commerce(ctx):
+        needs["Product2"].append("ProductClass")
+        needs["ProductCategoryProduct"] = ["ProductCategoryId", "ProductId", "AFAS_Category_Key__c"]
+        needs["ProductAttribute"] = ["ProductId", "VariantParentId", "AFAS_Attribute_Key__c"]
+    else:
+        needs["Product2"].append("Family")
+    return needs
+
+
+PRODUCTS = Flow(
+    name="products",
+    mapping="products.yaml",
+    row_model=AfasItem,
+    depends_on=("categories",),
+    rules=(family_from_category, variation_structure),
+    after_write=(sync_images, commerce_links),
+    extra_requirements=_product_requirements,
+    deactivate={"IsActive": False},
+    hash_also=("ImageId", "ImageModifiedDate"),
+    reads_also=("AfasSf_ItemGroups",),
+    description="AFAS items → Product2 by SKU: simple, configurable and variants, characteristics, images.",
+)
+
+
+# -- product relations --------------------------------------------------------------------------------
+
+
+def needs_both_products(ctx: FlowContext, works: list[Work]) -> None:
+    codes = list({str(w.row[f]) for w in works for f in ("ItemCode", "RelatedItemCode")})
+    synced = _synced(ctx, "products", codes)
+    for work in works:
+        assert work.record is not None
+        item, related = str(work.row["ItemCode"]), str(work.row["RelatedItemCode"])
+        missing = [code for code in (item, related) if code not in synced]
+        if missing:
+            work.waiting_for = f"product {', '.join(missing)} is not in Salesforce yet"
+        work.record.always["Product__r"] = {"AFAS_Item_Code__c": item}
+        work.record.always["Related_Product__r"] = {"AFAS_Item_Code__c": related}
+
+
+PRODUCT_RELATIONS = Flow(
+    name="product_relations",
+    mapping="product_relations.yaml",
+    row_model=AfasItemRelation,
+    depends_on=("products",),
+    rules=(needs_both_products,),
+    extra_requirements=lambda ctx: {"AFAS_Product_Relation__c": ["Product__c", "Related_Product__c"]},
+    description="AFAS item relations → AFAS_Product_Relation__c (cross-sell, up-sell, related).",
+)
+
+CATALOG_FLOWS = (CATEGORIES, PRODUCTS, PRODUCT_RELATIONS)

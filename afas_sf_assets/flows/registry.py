@@ -1,0 +1,9 @@
+"""Every flow the project runs, in dependency order."""
+
+from __future__ import annotations
+
+from afas_sf_assets.flows.catalog import CATALOG_FLOWS
+from afas_sf_assets.sync.flow import Flow
+
+FLOWS: tuple[Flow, ...] = (*CATALOG_FLOWS,)
+FLOWS_BY_NAME: dict[str, Flow] = {flow.name: flow for flow in FLOWS}

@@ -1,0 +1,60 @@
+"""What a valid AFAS row is, per GetConnector: pydantic models at the edge, field names as AFAS has them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class AfasRow(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class AfasItemGroup(AfasRow):
+    GroupCode: str = Field(min_length=1, max_length=15)
+    Description: str = Field(min_length=1)
+    ParentGroupCode: str | None = None
+    SortOrder: int | None = None
+    ModifiedDate: str | None = None
+
+
+class AfasItem(AfasRow):
+    ItemCode: str = Field(min_length=1, max_length=40)
+    Description: str = Field(min_length=1)
+    ExtraDescription: str | None = None
+    LongDescription: str | None = None
+    ItemGroup: str | None = None
+    # AFAS sends null for an empty field: no kind means a simple item, no flag means not blocked.
+    ItemKind: Literal["simple", "configurable", "variant"] | None = None
+    ParentItemCode: str | None = None
+    Size: str | None = None
+    Colour: str | None = None
+    Brand: str | None = None
+    Material: str | None = None
+    WeightKg: float | None = None
+    Barcode: str | None = None
+    UnitId: str | None = None
+    VatGroup: str | None = None
+    BasicSalesPrice: float | None = None
+    CurrencyId: str | None = None
+    ManageStock: bool | None = None
+    Blocked: bool | None = None
+    ImageId: int | None = None
+    ImageModifiedDate: str | None = None
+    CreateDate: str | None = None
+    ModifiedDate: str | None = None
+
+    @model_validator(mode="after")
+    def _variants_have_a_parent(self) -> AfasItem:
+        if self.ItemKind == "variant" and not self.ParentItemCode:
+            raise ValueError("a variant needs ParentItemCode (its configurable item)")
+        return self
+
+
+class AfasItemRelation(AfasRow):
+    ItemCode: str = Field(min_length=1)
+    RelatedItemCode: str = Field(min_length=1)
+    RelationType: str = Field(min_length=1)
+    SortOrder: int | None = None
+    ModifiedDate: str | None = None

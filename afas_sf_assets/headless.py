@@ -1,0 +1,93 @@
+"""Materialise flows without the UI, on the Dagster instance in DAGSTER_HOME (what `afas-sf sync` runs)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from afas_sf_assets.flows.registry import FLOWS, FLOWS_BY_NAME
+
+
+@dataclass(frozen=True)
+class FlowSummary:
+    flow: str
+    counts: dict[str, int]
+    status: str
+    calls: str
+
+    def line(self) -> str:
+        shown = " ".join(f"{k}={v}" for k, v in self.counts.items() if v or k in ("read", "created", "updated"))
+        status = "" if self.status == "ok" else f"  [{self.status}]"
+        return f"{self.flow:<18} {shown}  {self.calls}{status}"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    success: bool
+    summaries: list[FlowSummary]
+    errors: list[str]
+    run_id: str
+
+
+def ensure_dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    # An empty dagster.yaml: the defaults (SQLite storage under DAGSTER_HOME), without Dagster's notice.
+    (home / "dagster.yaml").touch(exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool = False) -> SyncResult:
+    unknown = sorted(set(select or []) - set(FLOWS_BY_NAME))
+    if unknown:
+        raise ValueError(f"unknown flow(s) {', '.join(unknown)}; known: {', '.join(FLOWS_BY_NAME)}")
+    ensure_dagster_home()
+    from afas_sf_assets.definitions import ALL_ASSETS, build_resources
+
+    names = [flow.name for flow in FLOWS if not select or flow.name in select]
+    config = {"ops": {f"salesforce__{name}": {"config": {"full": full, "dry_run": dry_run}} for name in names}}
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            ALL_ASSETS,
+            resources=build_resources(),
+            instance=instance,
+            run_config=config,
+            selection=[dg.AssetKey(["salesforce", name]) for name in names],
+            raise_on_error=False,
+        )
+    summaries = []
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        values = {k: v.value for k, v in materialization.metadata.items()}
+        counts = {
+            k: int(v)
+            for k, v in values.items()
+            if k
+            in (
+                "read",
+                "created",
+                "updated",
+                "unchanged",
+                "failed",
+                "quarantined",
+                "waiting",
+                "deactivated",
+                "images",
+                "attributes",
+                "category_links",
+            )
+        }
+        calls = f"afas_calls={values.get('afas_calls', 0)} sf_calls={values.get('salesforce_calls', 0)}"
+        summaries.append(
+            FlowSummary(materialization.asset_key.path[-1], counts, str(values.get("status", "ok")), calls)
+        )
+    errors = [
+        str(event.event_specific_data.error.message).strip()  # type: ignore[union-attr]
+        for event in result.all_events
+        if event.is_step_failure
+    ]
+    return SyncResult(result.success, summaries, errors, result.run_id)

@@ -1,0 +1,162 @@
+"""Mapping files as pydantic models, loaded with errors that name the file, the line and the key."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from afas_sf_assets.errors import AfasSfError
+from afas_sf_assets.mapping.transforms import TRANSFORMS
+
+
+class MappingFileError(AfasSfError):
+    """A mapping file that cannot be used, with where and why."""
+
+
+class WritePolicy(StrEnum):
+    CREATE = "create"  # sent when the record is created; enrichment in Salesforce is never overwritten
+    ALWAYS = "always"  # sent on every change
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class TransformStep(_Strict):
+    name: str
+    args: Any = None
+
+
+class FieldMapping(_Strict):
+    source: str | list[str] | None = Field(default=None, alias="from")
+    value: Any = None
+    transform: tuple[TransformStep, ...] = ()
+    map: str | None = None
+    on: WritePolicy = WritePolicy.ALWAYS
+    required: bool = False
+
+    @field_validator("transform", mode="before")
+    @classmethod
+    def _steps(cls, raw: Any) -> Any:
+        steps = []
+        for item in raw if isinstance(raw, list) else [raw]:
+            if isinstance(item, str):
+                steps.append({"name": item})
+            elif isinstance(item, dict) and len(item) == 1:
+                ((name, args),) = item.items()
+                steps.append({"name": name, "args": args})
+            else:
+                raise ValueError(f"a transform is a name or {{name: arguments}}, not {item!r}")
+        for step in steps:
+            if step["name"] not in TRANSFORMS:
+                raise ValueError(f"unknown transform {step['name']!r}; known: {', '.join(sorted(TRANSFORMS))}")
+        return steps
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> FieldMapping:
+        if self.source is None and self.value is None:
+            raise ValueError("give `from` (AFAS field or fields) or `value` (a constant)")
+        return self
+
+    @property
+    def source_fields(self) -> list[str]:
+        if self.source is None:
+            return []
+        return list(self.source) if isinstance(self.source, list) else [self.source]
+
+
+class Source(_Strict):
+    connector: str
+    key: tuple[str, ...]
+    modified: str | None = "ModifiedDate"
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _key_list(cls, raw: Any) -> Any:
+        return [raw] if isinstance(raw, str) else raw
+
+
+class Target(_Strict):
+    object: str
+    external_id: str
+
+
+class Mapping(_Strict):
+    flow: str
+    source: Source
+    target: Target
+    fields: dict[str, FieldMapping]
+    value_maps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _maps_exist(self) -> Mapping:
+        for name, spec in self.fields.items():
+            if spec.map and spec.map not in self.value_maps:
+                raise ValueError(f"fields.{name}: value map {spec.map!r} is not defined under value_maps")
+        if self.target.external_id not in self.fields:
+            raise ValueError(f"the external id {self.target.external_id} must be one of the mapped fields")
+        return self
+
+    @property
+    def source_fields(self) -> list[str]:
+        fields = list(self.source.key) + ([self.source.modified] if self.source.modified else [])
+        for spec in self.fields.values():
+            fields.extend(spec.source_fields)
+        return list(dict.fromkeys(fields))
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. Under YAML 1.1 the policy key `on:` would read as True."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the YAML node at a pydantic error location (as deep as the file has it)."""
+    current = node
+    for part in loc:
+        if isinstance(current, yaml.MappingNode):
+            match = next((value for key, value in current.value if key.value == str(part)), None)
+            if match is None:
+                key_node = next((key for key, _ in current.value if key.value == str(part)), None)
+                return (key_node or current).start_mark.line + 1
+            current = match
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int) and part < len(current.value):
+            current = current.value[part]
+        else:
+            break
+    return current.start_mark.line + 1
+
+
+def load_mapping(path: Path) -> Mapping:
+    text = path.read_text()
+    try:
+        node = yaml.compose(text, Loader=_Yaml12Loader)
+        data = yaml.load(text, Loader=_Yaml12Loader)
+    except yaml.YAMLError as exc:
+        raise MappingFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise MappingFileError(f"{path}: a mapping file is a YAML mapping with flow, source, target and fields")
+    try:
+        return Mapping.model_validate({**data, "path": path})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            key = ".".join(str(p) for p in loc) or "(top level)"
+            problems.append(f"{path}:{_line_of(node, loc) if node else 1}: {key}: {error['msg']}")
+        raise MappingFileError("invalid mapping file\n" + "\n".join(problems)) from None

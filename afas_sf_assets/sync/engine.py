@@ -1,0 +1,474 @@
+"""The sync engine: AFAS rows in, Salesforce upserts out, every record's fate in the ledger.
+
+A run streams the flow's GetConnector page by page (from the high-water mark, plus every record that
+failed, waited or was quarantined before), validates each row, maps it, skips it when its payload
+hash matches the last one sent, and upserts the rest on the external id — so a crash, a rerun or a
+full resync never duplicates anything. The mark moves only when a run got through all its rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from afas_sf_assets.afas.client import AfasClient
+from afas_sf_assets.afas.dates import AMSTERDAM, parse_afas_datetime
+from afas_sf_assets.afas.filters import Condition, Operator, Where
+from afas_sf_assets.errors import AfasSfError
+from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
+from afas_sf_assets.mapping.model import Mapping, load_mapping
+from afas_sf_assets.salesforce.client import COLLECTION_SIZE, SalesforceClient
+from afas_sf_assets.sync.flow import Flow, FlowContext, Work
+from afas_sf_assets.sync.report import Failure, FlowReport
+from afas_sf_assets.sync.state import RETRIED, ActivityEntry, LedgerEntry, RecordStatus, State
+
+logger = logging.getLogger(__name__)
+DEFAULT_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+# A bulk job costs a handful of calls whatever its size (create, upload, close, polls, results).
+BULK_JOB_CALLS = 8
+
+
+class MappingMismatch(AfasSfError):
+    """The mapping names AFAS fields the GetConnector does not have."""
+
+
+def record_key(row: dict[str, Any], key_fields: tuple[str, ...]) -> str | None:
+    values = [row.get(field) for field in key_fields]
+    if any(v in (None, "") for v in values):
+        return None
+    return "|".join(str(v) for v in values)
+
+
+def payload_hash(work: Work, hash_also: tuple[str, ...] = ()) -> str:
+    assert work.record is not None
+    body = {
+        "always": work.record.always,
+        "create": work.record.create_only,
+        "also": {field: work.row.get(field) for field in hash_also},
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        afas: AfasClient,
+        salesforce: SalesforceClient,
+        state: State,
+        *,
+        mappings_dir: Path | None = None,
+        batch_size: int = 500,
+        api_reserve: float = 0.2,
+        mark_overlap: timedelta = timedelta(seconds=60),
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.afas = afas
+        self.salesforce = salesforce
+        self.state = state
+        self.mappings_dir = mappings_dir or DEFAULT_MAPPINGS
+        self.batch_size = batch_size
+        self.api_reserve = api_reserve
+        self.mark_overlap = mark_overlap
+        self.progress = progress or (lambda message: logger.info(message))
+
+    def load_mapping(self, flow: Flow) -> Mapping:
+        return load_mapping(self.mappings_dir / flow.mapping)
+
+    # -- a run -----------------------------------------------------------------------------------
+
+    def run(self, flow: Flow, *, run_id: str, full: bool = False, dry_run: bool = False) -> FlowReport:
+        started = time.monotonic()
+        afas_calls, sf_calls = self.afas.calls, self.salesforce.calls
+        mapping = self.load_mapping(flow)
+        ctx = FlowContext(self.afas, self.salesforce, self.state, mapping, run_id, dry_run)
+        report = FlowReport(flow.name, run_id, dry_run=dry_run, full=full)
+        try:
+            reason = flow.skip_when(ctx) if flow.skip_when else None
+            if reason:
+                report.status, report.note = "skipped", reason
+                return report
+            self.preflight(ctx, flow)
+            run_start = datetime.now(AMSTERDAM)
+            mark = None if full else self.state.mark(flow.name)
+            seen: set[str] = set()
+            newest: list[datetime] = []
+            stopped = False
+            for number, batch in enumerate(_batched(self._rows(ctx, mark, full, seen, newest), self.batch_size), 1):
+                if not self._process(ctx, flow, batch, report, full):
+                    stopped = True
+                    break
+                self.progress(
+                    f"{flow.name}: batch {number} done — read {report.read}, created {report.created}, "
+                    f"updated {report.updated}, unchanged {report.unchanged}, "
+                    f"failed {report.failed + report.quarantined + report.waiting}"
+                )
+            if full and flow.deactivate and not stopped:
+                self._deactivate_missing(ctx, flow, seen, report)
+            if not stopped and not dry_run and newest:
+                moved = min(newest[0], run_start - self.mark_overlap)
+                self.state.set_mark(flow.name, moved.isoformat())
+            return report
+        finally:
+            for name, amount in ctx.counts.items():
+                report.count(name, amount)
+            report.afas_calls = self.afas.calls - afas_calls
+            report.salesforce_calls = self.salesforce.calls - sf_calls
+            usage = self.salesforce.api_usage
+            if usage:
+                report.api_used, report.api_limit = usage.used, usage.limit
+            report.seconds = time.monotonic() - started
+
+    def preflight(self, ctx: FlowContext, flow: Flow) -> None:
+        """Every AFAS field the mapping reads and every Salesforce field it writes exist, before data moves."""
+        mapping = ctx.mapping
+        info = self.afas.get_connector_info(mapping.source.connector)
+        available = {f.id for f in info.fields}
+        unknown = [f for f in mapping.source_fields if f not in available]
+        if unknown:
+            raise MappingMismatch(
+                f"{mapping.path}: GetConnector {mapping.source.connector} has no field(s) {', '.join(unknown)}"
+            )
+        requirements: dict[str, list[str]] = {mapping.target.object: list(mapping.fields)}
+        if flow.extra_requirements:
+            for sobject, fields in flow.extra_requirements(ctx).items():
+                requirements.setdefault(sobject, []).extend(fields)
+        self.salesforce.preflight(requirements)
+
+    def _rows(
+        self, ctx: FlowContext, mark: str | None, full: bool, seen: set[str], newest: list[datetime]
+    ) -> Iterator[dict[str, Any]]:
+        source = ctx.mapping.source
+
+        def track(row: dict[str, Any]) -> dict[str, Any]:
+            modified = row.get(source.modified) if source.modified else None
+            if modified:
+                moment = parse_afas_datetime(str(modified))
+                if not newest or moment > newest[0]:
+                    newest[:] = [moment]
+            key = record_key(row, source.key)
+            if key:
+                seen.add(key)
+            return row
+
+        where = None
+        if mark and source.modified:
+            where = Where.all(Condition(source.modified, Operator.GE, datetime.fromisoformat(mark)))
+        for row in self.afas.iter_rows(source.connector, key=source.key, where=where):
+            yield track(row)
+        if full:
+            return
+        retry = [
+            e.key
+            for e in self.state.iter_entries(ctx.mapping.flow, RETRIED)
+            if e.key not in seen and not e.key.startswith("~")
+        ]
+        for start in range(0, len(retry), 200):
+            chunk = retry[start : start + 200]
+            groups = tuple(
+                tuple(Condition(f, Operator.EQ, v) for f, v in zip(source.key, key.split("|"), strict=False))
+                for key in chunk
+            )
+            for row in self.afas.iter_rows(source.connector, key=source.key, where=Where(groups)):
+                yield track(row)
+            gone = [key for key in chunk if key not in seen]
+            if gone and not ctx.dry_run:
+                # Waiting for a fix that can no longer come: the row left AFAS.
+                self.state.save(ctx.mapping.flow, [LedgerEntry(key, None, None, RecordStatus.REMOVED) for key in gone])
+
+    def _process(
+        self, ctx: FlowContext, flow: Flow, rows: list[dict[str, Any]], report: FlowReport, full: bool
+    ) -> bool:
+        """One batch; False when the run must stop here (API budget)."""
+        mapping = ctx.mapping
+        keys = [record_key(row, mapping.source.key) for row in rows]
+        ledger = self.state.entries(flow.name, [k for k in keys if k])
+        works: list[Work] = []
+        updates: list[LedgerEntry] = []
+        activity: list[ActivityEntry] = []
+
+        def refuse(
+            key: str,
+            row: dict[str, Any],
+            outcome: RecordStatus,
+            code: str,
+            field: str | None,
+            message: str,
+            sent: dict[str, Any] | None = None,
+            action: str = "validate",
+        ) -> None:
+            previous = ledger.get(key)
+            updates.append(
+                LedgerEntry(
+                    key,
+                    previous.target_id if previous else None,
+                    None,
+                    outcome,
+                    code,
+                    field,
+                    message,
+                    (previous.attempts if previous else 0) + 1,
+                )
+            )
+            activity.append(
+                ActivityEntry(
+                    ctx.run_id,
+                    flow.name,
+                    key,
+                    action,
+                    outcome.value,
+                    source=row,
+                    sent=sent,
+                    error=f"{code}: {field + ': ' if field else ''}{message}",
+                )
+            )
+            report.add_failure(Failure(key, outcome.value, code, field, message))
+
+        for row, key in zip(rows, keys, strict=True):
+            report.read += 1
+            if key is None:
+                digest = hashlib.sha1(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:12]
+                missing = [f for f in mapping.source.key if row.get(f) in (None, "")]
+                refuse(
+                    f"~row:{digest}",
+                    row,
+                    RecordStatus.QUARANTINED,
+                    "MISSING_KEY",
+                    ", ".join(missing),
+                    f"the AFAS row has no {', '.join(missing)}",
+                )
+                continue
+            try:
+                model = flow.row_model.model_validate(row)
+            except ValidationError as exc:
+                problems = [
+                    (".".join(str(p) for p in e["loc"]) or "row", f"{e['msg']} (got {e.get('input')!r})")
+                    for e in exc.errors()
+                ]
+                refuse(
+                    key,
+                    row,
+                    RecordStatus.QUARANTINED,
+                    "INVALID_VALUE",
+                    ", ".join(f for f, _ in problems),
+                    "; ".join(f"{f}: {m}" for f, m in problems),
+                )
+                continue
+            try:
+                record = apply_mapping(mapping, model.model_dump(by_alias=True))
+            except FieldMappingError as exc:
+                refuse(
+                    key,
+                    row,
+                    RecordStatus.FAILED,
+                    "MAPPING",
+                    exc.target_field,
+                    f"from {exc.source}: {exc.reason}",
+                    action="map",
+                )
+                continue
+            work = Work(key, row, record, existing=ledger.get(key))
+            work.payload_hash = payload_hash(work, flow.hash_also)
+            previous = work.existing
+            if (
+                not full
+                and previous
+                and previous.status is RecordStatus.SYNCED
+                and previous.payload_hash == work.payload_hash
+            ):
+                report.unchanged += 1
+                continue
+            work.target_id = previous.target_id if previous and previous.status is not RecordStatus.REMOVED else None
+            works.append(work)
+
+        self._classify(ctx, works)
+        for rule in flow.rules:
+            rule(ctx, works)
+        ready = []
+        for work in works:
+            if work.waiting_for:
+                refuse(
+                    work.key,
+                    work.row,
+                    RecordStatus.WAITING,
+                    "WAITING",
+                    None,
+                    work.waiting_for,
+                    sent=work.payload(),
+                    action="wait",
+                )
+            else:
+                ready.append(work)
+
+        if ctx.dry_run:
+            report.created += sum(not w.is_update for w in ready)
+            report.updated += sum(w.is_update for w in ready)
+            return True
+        if not self._within_budget(len(ready), report):
+            self.state.save(flow.name, updates)
+            self.state.log(activity)
+            return False
+        written = self._write(ctx, flow, ready, report, updates, activity)
+        self.state.save(flow.name, updates)
+        self.state.log(activity)
+        for rule in flow.after_write:
+            rule(ctx, written)
+        return True
+
+    def _classify(self, ctx: FlowContext, works: list[Work]) -> None:
+        """Create or update? The ledger knows most; Salesforce is asked about the rest, so a lost ledger
+        never makes the engine overwrite create-only fields of records that already exist."""
+        target = ctx.mapping.target
+        unknown = [w for w in works if w.target_id is None]
+        if not unknown:
+            return
+        values = {
+            str(w.payload()[target.external_id]).lower(): w
+            for w in unknown
+            if w.payload().get(target.external_id) not in (None, "")
+        }
+        found = self.salesforce.ids_by_external_id(target.object, target.external_id, list(values))
+        for value, record_id in found.items():
+            values[value.lower()].target_id = record_id
+
+    def _within_budget(self, records: int, report: FlowReport) -> bool:
+        if records == 0 or self.api_reserve <= 0:
+            return True
+        usage = self.salesforce.api_usage
+        if usage is None:
+            self.salesforce.limits()
+            usage = self.salesforce.api_usage
+        if usage is None:
+            return True
+        needed = (
+            BULK_JOB_CALLS
+            if records >= self.salesforce.settings.bulk_threshold
+            else math.ceil(records / COLLECTION_SIZE)
+        )
+        reserve = math.ceil(usage.limit * self.api_reserve)
+        if usage.remaining - needed < reserve:
+            report.status = "stopped_budget"
+            report.note = (
+                f"{usage.remaining} of {usage.limit} daily API calls left; {reserve} are kept in "
+                f"reserve, so the flow stopped before writing and resumes on the next run"
+            )
+            return False
+        return True
+
+    def _write(
+        self,
+        ctx: FlowContext,
+        flow: Flow,
+        ready: list[Work],
+        report: FlowReport,
+        updates: list[LedgerEntry],
+        activity: list[ActivityEntry],
+    ) -> list[Work]:
+        target = ctx.mapping.target
+        written: list[Work] = []
+        for write_pass in sorted({w.write_pass for w in ready}):
+            group = [w for w in ready if w.write_pass == write_pass]
+            payloads = [w.payload() for w in group]
+            outcomes = self.salesforce.upsert(target.object, target.external_id, payloads)
+            for work, payload, outcome in zip(group, payloads, outcomes, strict=True):
+                action = "update" if work.is_update else "create"
+                if outcome.success:
+                    if outcome.created:
+                        report.created += 1
+                    else:
+                        report.updated += 1
+                    work.target_id = outcome.id
+                    updates.append(LedgerEntry(work.key, outcome.id, work.payload_hash, RecordStatus.SYNCED))
+                    activity.append(
+                        ActivityEntry(
+                            ctx.run_id,
+                            flow.name,
+                            work.key,
+                            action,
+                            "created" if outcome.created else "updated",
+                            outcome.id,
+                            source=work.row,
+                            sent=payload,
+                        )
+                    )
+                    written.append(work)
+                    continue
+                error = outcome.errors[0]
+                field = ", ".join(error.fields) or None
+                previous = work.existing
+                updates.append(
+                    LedgerEntry(
+                        work.key,
+                        previous.target_id if previous else None,
+                        None,
+                        RecordStatus.FAILED,
+                        error.code,
+                        field,
+                        error.message,
+                        (previous.attempts if previous else 0) + 1,
+                    )
+                )
+                activity.append(
+                    ActivityEntry(
+                        ctx.run_id,
+                        flow.name,
+                        work.key,
+                        action,
+                        "failed",
+                        source=work.row,
+                        sent=payload,
+                        error=f"{error.code}: {error.message}",
+                    )
+                )
+                report.add_failure(Failure(work.key, "failed", error.code, field, error.message))
+        return written
+
+    def _deactivate_missing(self, ctx: FlowContext, flow: Flow, seen: set[str], report: FlowReport) -> None:
+        """A full run has seen every AFAS row: synced records whose row is gone get deactivated, never deleted."""
+        assert flow.deactivate is not None
+        target = ctx.mapping.target
+        gone = [e for e in self.state.iter_entries(flow.name, [RecordStatus.SYNCED]) if e.key not in seen]
+        if not gone or ctx.dry_run:
+            report.deactivated += len(gone)
+            return
+        outcomes = self.salesforce.upsert(
+            target.object, target.external_id, [{target.external_id: e.key, **flow.deactivate} for e in gone]
+        )
+        updates, activity = [], []
+        for entry, outcome in zip(gone, outcomes, strict=True):
+            if outcome.success:
+                report.deactivated += 1
+                updates.append(LedgerEntry(entry.key, outcome.id, None, RecordStatus.REMOVED))
+                activity.append(
+                    ActivityEntry(
+                        ctx.run_id,
+                        flow.name,
+                        entry.key,
+                        "deactivate",
+                        "updated",
+                        outcome.id,
+                        sent=dict(flow.deactivate),
+                    )
+                )
+            else:
+                error = outcome.errors[0]
+                report.add_failure(
+                    Failure(entry.key, "failed", error.code, ", ".join(error.fields) or None, error.message)
+                )
+        self.state.save(flow.name, updates)
+        self.state.log(activity)

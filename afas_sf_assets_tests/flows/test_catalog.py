@@ -1,0 +1,266 @@
+"""The catalog flows end to end: AFAS sandbox → engine → Salesforce sandbox, each rule with its own test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from afas_sf_assets.flows.catalog import CATALOG_FLOWS, CATEGORIES, PRODUCT_RELATIONS, PRODUCTS
+from afas_sf_assets.salesforce.errors import SalesforceServerError
+from afas_sf_assets.sync.engine import SyncEngine
+from afas_sf_assets.sync.report import FlowReport
+from afas_sf_assets.sync.state import RecordStatus
+from afas_sf_assets_tests.conftest import Org
+
+WRITES = ("PATCH composite", "POST composite", "POST sobjects", "PATCH sobjects", "POST jobs")
+
+
+def run_catalog(engine: SyncEngine, run_id: str, **options: Any) -> dict[str, FlowReport]:
+    return {flow.name: engine.run(flow, run_id=run_id, **options) for flow in CATALOG_FLOWS}
+
+
+def by_code(org: Org, sobject: str = "Product2", field: str = "AFAS_Item_Code__c") -> dict[str, dict[str, Any]]:
+    return {r[field]: r for r in org.sandbox.sf_records(sobject) if r.get(field)}
+
+
+def writes(org: Org) -> dict[str, int]:
+    return {k: v for k, v in org.sandbox.sf_calls()["by_endpoint"].items() if k in WRITES}
+
+
+def test_first_run_creates_everything_and_second_run_writes_nothing(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    items = org.sandbox.rows("AfasSf_Items")
+    relations = org.sandbox.rows("AfasSf_ItemRelations")
+    engine = org.engine()
+    first = run_catalog(engine, "run-1")
+    assert first["categories"].status == "skipped"  # a plain org keeps categories in Product2.Family
+    assert first["products"].created == len(items) and first["products"].failed == 0
+    assert first["product_relations"].created == len(relations)
+    products = by_code(org)
+    assert set(products) == {i["ItemCode"] for i in items}
+    assert first["products"].counts["images"] == sum(1 for i in items if i["ImageId"])
+    assert len(org.sandbox.sf_records("ContentVersion")) == first["products"].counts["images"]
+
+    org.sandbox.sf_control.delete("calls")
+    second = run_catalog(engine, "run-2")
+    assert writes(org) == {}, "a second run without changes makes no write call"
+    assert second["products"].created == second["products"].updated == 0
+
+
+def test_plain_org_family_variants_and_blocked_items(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    run_catalog(org.engine(), "run")
+    groups = {g["GroupCode"]: g["Description"] for g in org.sandbox.rows("AfasSf_ItemGroups")}
+    items = {i["ItemCode"]: i for i in org.sandbox.rows("AfasSf_Items")}
+    products = by_code(org)
+    ids = {code: p["Id"] for code, p in products.items()}
+    for code, item in items.items():
+        product = products[code]
+        assert product["Family"] == groups[item["ItemGroup"]]
+        assert product["IsActive"] is (not item["Blocked"])
+        if item["ItemKind"] == "variant":
+            assert product["AFAS_Parent_Item__c"] == ids[item["ParentItemCode"]]
+            assert (product["AFAS_Size__c"], product["AFAS_Colour__c"]) == (item["Size"], item["Colour"])
+    assert any(i["Blocked"] for i in items.values()), "the demo data has a blocked item to check"
+
+
+def test_commerce_org_category_tree_variations_and_links(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org("multi_currency,commerce")
+    reports = run_catalog(org.engine(), "run")
+    groups = org.sandbox.rows("AfasSf_ItemGroups")
+    assert reports["categories"].created == len(groups) and reports["categories"].status == "ok"
+    categories = by_code(org, "ProductCategory", "AFAS_Group_Code__c")
+    for group in groups:
+        parent = group["ParentGroupCode"]
+        assert categories[group["GroupCode"]].get("ParentCategoryId") == (categories[parent]["Id"] if parent else None)
+    (catalog,) = org.sandbox.sf_records("ProductCatalog")
+    assert {c["CatalogId"] for c in categories.values()} == {catalog["Id"]}
+    items = org.sandbox.rows("AfasSf_Items")
+    products = by_code(org)
+    classes = {"simple": "Simple", "configurable": "VariationParent", "variant": "Variation"}
+    assert all(products[i["ItemCode"]]["ProductClass"] == classes[i["ItemKind"]] for i in items)
+    variants = [i for i in items if i["ItemKind"] == "variant"]
+    attributes = by_code(org, "ProductAttribute", "AFAS_Attribute_Key__c")
+    assert set(attributes) == {v["ItemCode"] for v in variants}
+    for variant in variants:
+        assert attributes[variant["ItemCode"]]["VariantParentId"] == products[variant["ParentItemCode"]]["Id"]
+    assert len(org.sandbox.sf_records("ProductCategoryProduct")) == len(items)
+
+
+def test_a_change_in_afas_updates_exactly_that_record(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    run_catalog(engine, "run-1")
+    code = next(i["ItemCode"] for i in org.sandbox.rows("AfasSf_Items") if i["ItemKind"] == "simple")
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": code, "Description": "Nieuwe naam"}])
+    org.sandbox.sf_control.delete("calls")
+    report = engine.run(PRODUCTS, run_id="run-2")
+    assert (report.updated, report.created, report.failed) == (1, 0, 0)
+    assert by_code(org)[code]["Name"] == "Nieuwe naam"
+    assert writes(org) == {"PATCH composite": 1}
+
+
+def test_create_only_fields_survive_enrichment_in_salesforce(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    engine.run(PRODUCTS, run_id="run-1")
+    code = org.sandbox.rows("AfasSf_Items")[0]["ItemCode"]
+    product = by_code(org)[code]
+    enriched = "Door marketing herschreven omschrijving"
+    org.engine().salesforce.sf.Product2.update(product["Id"], {"Description": enriched})
+    org.sandbox.upsert(
+        "AfasSf_Items",
+        [{"ItemCode": code, "Description": "Andere naam", "LongDescription": "Nieuwe lange tekst uit AFAS"}],
+    )
+    assert engine.run(PRODUCTS, run_id="run-2").updated == 1
+    product = by_code(org)[code]
+    assert product["Name"] == "Andere naam", "always-fields follow AFAS"
+    assert product["Description"] == enriched, "create-only fields are never overwritten"
+
+
+def test_bad_rows_are_quarantined_with_key_and_field_and_the_rest_sync(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    org.sandbox.upsert(
+        "AfasSf_Items",
+        [
+            {"ItemCode": "BAD-PRICE", "Description": "Prijs kapot", "BasicSalesPrice": "twaalf euro"},
+            {"ItemCode": None, "Description": "Zonder SKU"},
+        ],
+    )
+    report = org.engine().run(PRODUCTS, run_id="run")
+    quarantined = {f.key: f for f in report.failures if f.outcome == "quarantined"}
+    assert quarantined["BAD-PRICE"].field == "BasicSalesPrice" and "twaalf euro" in quarantined["BAD-PRICE"].message
+    (no_sku,) = [f for k, f in quarantined.items() if k.startswith("~row:")]
+    assert (no_sku.code, no_sku.field) == ("MISSING_KEY", "ItemCode")
+    items = org.sandbox.rows("AfasSf_Items")
+    assert report.created == len(items) - 2
+    assert org.state.entry("products", "BAD-PRICE").status is RecordStatus.QUARANTINED
+
+
+def test_rejected_record_is_retried_every_run_until_the_cause_is_fixed(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    code = org.sandbox.rows("AfasSf_Items")[5]["ItemCode"]
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": code, "Barcode": "8712345678901234567"}])  # > 14 characters
+    first = engine.run(PRODUCTS, run_id="run-1")
+    (failure,) = [f for f in first.failures if f.key == code]
+    assert (failure.code, failure.field) == ("STRING_TOO_LONG", "AFAS_EAN__c")
+    second = engine.run(PRODUCTS, run_id="run-2")  # unchanged in AFAS, but still due
+    assert [f.key for f in second.failures] == [code]
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": code, "Barcode": "8712345678906"}])
+    third = engine.run(PRODUCTS, run_id="run-3")
+    assert (third.failed, third.created) == (0, 1)
+    assert by_code(org)[code]["AFAS_EAN__c"] == "8712345678906"
+
+
+def test_a_cause_fixed_in_salesforce_needs_no_change_in_afas(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    org.sandbox.sf_put("faults", {"lock_rate": 1.0})
+    first = engine.run(PRODUCTS, run_id="run-1")
+    assert first.failed == len(org.sandbox.rows("AfasSf_Items"))
+    org.sandbox.sf_put("faults", {})
+    second = engine.run(PRODUCTS, run_id="run-2")
+    assert (second.created, second.failed) == (first.failed, 0)
+
+
+def test_relation_waits_for_its_product_and_goes_through_later(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    relation = org.sandbox.rows("AfasSf_ItemRelations")[0]
+    broken = relation["RelatedItemCode"]
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": broken, "Barcode": "X" * 20}])  # Salesforce will refuse it
+    engine.run(PRODUCTS, run_id="run-1")
+    waiting = engine.run(PRODUCT_RELATIONS, run_id="run-1")
+    reasons = {f.key: f.message for f in waiting.failures if f.outcome == "waiting"}
+    key = f"{relation['ItemCode']}|{broken}|{relation['RelationType']}"
+    assert f"product {broken} is not in Salesforce yet" in reasons[key]
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": broken, "Barcode": None}])
+    engine.run(PRODUCTS, run_id="run-2")
+    after = engine.run(PRODUCT_RELATIONS, run_id="run-2")
+    assert after.waiting == 0 and after.created >= 1
+    created = by_code(org, "AFAS_Product_Relation__c", "AFAS_Relation_Key__c")[key]
+    assert created["Related_Product__c"] == by_code(org)[broken]["Id"]
+
+
+def test_a_run_killed_half_way_leaves_no_duplicates_and_nothing_missing(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine(batch_size=40)
+    # The third write call and every retry of it fail: the run dies with two batches written.
+    calls = {"n": 0}
+    original = engine.salesforce.upsert
+
+    def crash_on_third(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            org.sandbox.sf_put("faults", {"fail_next": [{"status": 503}] * 20})
+        return original(*args, **kwargs)
+
+    engine.salesforce.upsert = crash_on_third  # type: ignore[method-assign]
+    with pytest.raises(SalesforceServerError):
+        engine.run(PRODUCTS, run_id="run-1")
+    assert org.state.mark("products") is None, "the mark does not move past unhandled rows"
+    org.sandbox.sf_put("faults", {})
+    engine.salesforce.upsert = original  # type: ignore[method-assign]
+    engine.run(PRODUCTS, run_id="run-2")
+    items = org.sandbox.rows("AfasSf_Items")
+    records = [r for r in org.sandbox.sf_records("Product2") if r.get("AFAS_Item_Code__c")]
+    assert sorted(r["AFAS_Item_Code__c"] for r in records) == sorted(i["ItemCode"] for i in items)
+
+
+def test_dry_run_plans_and_writes_nothing(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    org.sandbox.sf_control.delete("calls")
+    report = org.engine().run(PRODUCTS, run_id="dry", dry_run=True)
+    assert report.created == len(org.sandbox.rows("AfasSf_Items"))
+    assert writes(org) == {} and org.state.counts("products") == {} and org.state.mark("products") is None
+
+
+def test_image_is_resent_only_when_it_changed(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    engine.run(PRODUCTS, run_id="run-1")
+    item = next(i for i in org.sandbox.rows("AfasSf_Items") if i["ImageId"])
+    versions_before = len(org.sandbox.sf_records("ContentVersion"))
+    org.sandbox.control.post(f"images/{item['ImageId']}").raise_for_status()
+    report = engine.run(PRODUCTS, run_id="run-2")
+    assert report.counts.get("images") == 1
+    versions = org.sandbox.sf_records("ContentVersion")
+    assert len(versions) == versions_before + 1
+    mine = [v for v in versions if v["AFAS_Image_Key__c"].startswith(item["ItemCode"] + "|")]
+    assert len({v["ContentDocumentId"] for v in mine}) == 1, "a new version of the same document"
+    assert [v["IsLatest"] for v in sorted(mine, key=lambda v: v["CreatedDate"])] == [False, True]
+    assert engine.run(PRODUCTS, run_id="run-3").counts.get("images") is None
+
+
+def test_items_gone_from_afas_are_deactivated_by_a_full_run(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    engine.run(PRODUCTS, run_id="run-1")
+    code = next(
+        i["ItemCode"] for i in org.sandbox.rows("AfasSf_Items") if i["ItemKind"] == "simple" and not i["Blocked"]
+    )
+    org.sandbox.delete("AfasSf_Items", {"ItemCode": code})
+    report = engine.run(PRODUCTS, run_id="run-2", full=True)
+    assert report.deactivated == 1
+    assert by_code(org)[code]["IsActive"] is False, "deactivated, never deleted"
+    assert org.state.entry("products", code).status is RecordStatus.REMOVED
+
+
+def test_bulk_path_gives_the_same_result(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine(bulk_threshold=50)
+    report = engine.run(PRODUCTS, run_id="run")
+    assert report.created == len(org.sandbox.rows("AfasSf_Items")) and report.failed == 0
+    assert org.sandbox.sf_calls()["by_endpoint"].get("POST jobs", 0) >= 1
+    relations = engine.run(PRODUCT_RELATIONS, run_id="run")
+    assert relations.created == len(org.sandbox.rows("AfasSf_ItemRelations"))
+
+
+def test_categories_flow_waits_for_a_missing_parent(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org("multi_currency,commerce")
+    org.sandbox.upsert("AfasSf_ItemGroups", [{"GroupCode": "WEES", "Description": "Wees", "ParentGroupCode": "WEG"}])
+    report = org.engine().run(CATEGORIES, run_id="run")
+    assert [(f.key, f.message) for f in report.failures] == [("WEES", "parent category WEG is not in Salesforce yet")]
