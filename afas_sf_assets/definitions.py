@@ -53,4 +53,10 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
 
 ALL_ASSETS = [*AFAS_SOURCE_ASSETS, *SALESFORCE_TARGET_ASSETS]
 
-defs = dg.Definitions(assets=ALL_ASSETS, resources=build_resources())
+# Observing the AFAS sources records their newest modification date as data version, so the UI shows
+# which Salesforce targets are stale.
+observe_afas_sources = dg.define_asset_job(
+    "observe_afas_sources", selection=dg.AssetSelection.groups("afas_sources", include_sources=True)
+)
+
+defs = dg.Definitions(assets=ALL_ASSETS, resources=build_resources(), jobs=[observe_afas_sources])

@@ -35,8 +35,11 @@ class SyncResult:
 def ensure_dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    # An empty dagster.yaml: the defaults (SQLite storage under DAGSTER_HOME), without Dagster's notice.
-    (home / "dagster.yaml").touch(exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        # Dagster's defaults (SQLite under DAGSTER_HOME); usage telemetry off, as suits a tool that moves
+        # personal data. An existing dagster.yaml is the user's and is left alone.
+        settings.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -49,7 +52,11 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
     from afas_sf_assets.definitions import ALL_ASSETS, build_resources
 
     names = [flow.name for flow in FLOWS if not select or flow.name in select]
-    config = {"ops": {f"salesforce__{name}": {"config": {"full": full, "dry_run": dry_run}} for name in names}}
+    config: dict[str, object] = {
+        "ops": {f"salesforce__{name}": {"config": {"full": full, "dry_run": dry_run}} for name in names},
+        # The summary is printed by the caller; the full event stream stays in the instance for the UI.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
             ALL_ASSETS,

@@ -65,7 +65,7 @@ def _target_asset(flow: Flow) -> dg.AssetsDefinition:
             engine = SyncEngine(
                 afas_client, sf_client, state.state(), api_reserve=state.api_reserve, progress=context.log.info
             )
-            report = engine.run(flow, run_id=context.run_id, full=config.full, dry_run=config.dry_run)
+            report = engine.run(flow, run_id=context.run.run_id, full=config.full, dry_run=config.dry_run)
         context.log.info(report.summary_line())
         return dg.MaterializeResult(metadata=report_metadata(report))
 

@@ -1,0 +1,121 @@
+"""The Dagster layer: definitions load, the graph reads like the flows table, assets materialise for real."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from afas_sf_assets.definitions import ALL_ASSETS, build_resources, defs
+from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
+from afas_sf_assets_tests.conftest import Org
+
+
+def test_definitions_load() -> None:
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_lineage_is_categories_then_products_then_relations() -> None:
+    graph = defs.resolve_asset_graph()
+
+    def upstream(*path: str) -> set[tuple[str, ...]]:
+        return {tuple(key.path) for key in graph.get(dg.AssetKey(list(path))).parent_keys}
+
+    assert upstream("salesforce", "products") == {
+        ("salesforce", "categories"),
+        ("afas", "AfasSf_Items"),
+        ("afas", "AfasSf_ItemGroups"),
+    }
+    assert upstream("salesforce", "product_relations") == {("salesforce", "products"), ("afas", "AfasSf_ItemRelations")}
+    assert upstream("salesforce", "categories") == {("afas", "AfasSf_ItemGroups")}
+
+
+@pytest.fixture
+def org_env(fresh_org: Callable[..., Org], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Org:
+    org = fresh_org()
+    for key, value in org.sandbox.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SF_BULK_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("AFAS_SF_STATE_URL", f"sqlite:///{tmp_path / 'assets-state.sqlite'}")
+    return org
+
+
+def test_materialising_the_targets_reports_counts_in_metadata(org_env: Org) -> None:
+    targets = [dg.AssetKey(["salesforce", name]) for name in ("categories", "products", "product_relations")]
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(ALL_ASSETS, resources=build_resources(), instance=instance, selection=targets)
+        assert result.success
+        metadata = {
+            event.asset_key.path[-1]: event.materialization.metadata
+            for event in result.get_asset_materialization_events()
+        }
+        items = len(org_env.sandbox.rows("AfasSf_Items"))
+        assert metadata["products"]["created"].value == items
+        assert metadata["products"]["salesforce_calls"].value > 0
+        assert metadata["categories"]["status"].value.startswith("skipped")
+        assert metadata["product_relations"]["created"].value == len(org_env.sandbox.rows("AfasSf_ItemRelations"))
+        again = dg.materialize(ALL_ASSETS, resources=build_resources(), instance=instance, selection=targets)
+        products = next(e for e in again.get_asset_materialization_events() if e.asset_key.path[-1] == "products")
+        assert products.materialization.metadata["unchanged"].value == products.materialization.metadata["read"].value
+
+
+def test_failures_table_in_metadata_names_key_code_and_field(org_env: Org) -> None:
+    org_env.sandbox.upsert("AfasSf_Items", [{"ItemCode": "BAD-1", "Description": "x", "WeightKg": "zwaar"}])
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            ALL_ASSETS,
+            resources=build_resources(),
+            instance=instance,
+            selection=[dg.AssetKey(["salesforce", "products"])],
+        )
+    (event,) = result.get_asset_materialization_events()
+    table = event.materialization.metadata["failures"].value
+    assert "| BAD-1 | quarantined | INVALID_VALUE | WeightKg |" in table
+
+
+def test_observing_an_afas_source_versions_it_by_modification_date(org_env: Org) -> None:
+    loaded = dg.Definitions(assets=ALL_ASSETS, resources=build_resources(), jobs=defs.jobs)
+    newest = max(r["ModifiedDate"] for r in org_env.sandbox.rows("AfasSf_Items"))
+    with dg.instance_for_test() as instance:
+        result = loaded.resolve_job_def("observe_afas_sources").execute_in_process(instance=instance)
+        assert result.success
+        record = instance.get_latest_data_version_record(dg.AssetKey(["afas", "AfasSf_Items"]))
+    assert record is not None
+    assert record.asset_observation.data_version == newest  # type: ignore[union-attr]
+    assert len(AFAS_SOURCE_ASSETS) == 11
+
+
+def test_cli_sync_runs_every_flow_and_exits_non_zero_when_a_flow_fails(org_env: Org, tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster")}
+    command = [
+        sys.executable,
+        "-m",
+        "afas_sf_assets.cli",
+        "sync",
+        "--env-file",
+        str(org_env.sandbox.directory / "sandbox.env"),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert any(line.strip().startswith("products") and "created=" in line for line in lines)
+    assert any(line.strip().startswith("product_relations") for line in lines)
+    dry = subprocess.run(
+        [*command, "--select", "products", "--dry-run"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert dry.returncode == 0 and "dry run" in dry.stdout and "unchanged=" in dry.stdout
+    bad_env = {**env, "AFAS_TOKEN": "0" * 64}
+    failed = subprocess.run(
+        [sys.executable, "-m", "afas_sf_assets.cli", "sync", "--select", "products"],
+        env={**bad_env, **{k: v for k, v in org_env.sandbox.env.items() if k != "AFAS_TOKEN"}},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert failed.returncode == 1
+    assert "401" in failed.stderr and "0" * 64 not in failed.stderr + failed.stdout
