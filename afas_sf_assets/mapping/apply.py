@@ -34,9 +34,11 @@ class MappedRecord:
         return dict(self.always)
 
 
-def apply_mapping(mapping: Mapping, row: MappingType[str, Any]) -> MappedRecord:
+def apply_mapping(mapping: Mapping, row: MappingType[str, Any], profile: str | None = None) -> MappedRecord:
+    """The record for `row` by the mapping's fields, or by one of its profiles."""
+    fields = mapping.profiles[profile].fields if profile else mapping.fields
     record = MappedRecord()
-    for target, spec in mapping.fields.items():
+    for target, spec in fields.items():
         sources = spec.source_fields
         source_label = ", ".join(sources) or "constant"
         if spec.value is not None and not sources:

@@ -86,20 +86,31 @@ class Target(_Strict):
     external_id: str
 
 
+class Profile(_Strict):
+    """Another shape of record a flow's rules may choose for a row (a person account, a contact)."""
+
+    object: str
+    external_id: str
+    fields: dict[str, FieldMapping]
+
+
 class Mapping(_Strict):
     flow: str
     source: Source
     target: Target
     fields: dict[str, FieldMapping]
+    profiles: dict[str, Profile] = Field(default_factory=dict)
     value_maps: dict[str, dict[str, Any]] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
     path: Path | None = None
 
     @model_validator(mode="after")
     def _maps_exist(self) -> Mapping:
-        for name, spec in self.fields.items():
-            if spec.map and spec.map not in self.value_maps:
-                raise ValueError(f"fields.{name}: value map {spec.map!r} is not defined under value_maps")
+        sections = [("fields", self.fields)] + [(f"profiles.{n}.fields", p.fields) for n, p in self.profiles.items()]
+        for section, fields in sections:
+            for name, spec in fields.items():
+                if spec.map and spec.map not in self.value_maps:
+                    raise ValueError(f"{section}.{name}: value map {spec.map!r} is not defined under value_maps")
         if self.target.external_id not in self.fields:
             raise ValueError(f"the external id {self.target.external_id} must be one of the mapped fields")
         return self
@@ -109,6 +120,9 @@ class Mapping(_Strict):
         fields = list(self.source.key) + ([self.source.modified] if self.source.modified else [])
         for spec in self.fields.values():
             fields.extend(spec.source_fields)
+        for profile in self.profiles.values():
+            for spec in profile.fields.values():
+                fields.extend(spec.source_fields)
         return list(dict.fromkeys(fields))
 
 

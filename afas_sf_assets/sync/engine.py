@@ -28,7 +28,7 @@ from afas_sf_assets.errors import AfasSfError
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import Mapping, load_mapping
 from afas_sf_assets.salesforce.client import COLLECTION_SIZE, SalesforceClient
-from afas_sf_assets.sync.flow import Flow, FlowContext, Work
+from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
 from afas_sf_assets.sync.report import Failure, FlowReport
 from afas_sf_assets.sync.state import RETRIED, ActivityEntry, LedgerEntry, RecordStatus, State
 
@@ -97,6 +97,7 @@ class SyncEngine:
         afas_calls, sf_calls = self.afas.calls, self.salesforce.calls
         mapping = self.load_mapping(flow)
         ctx = FlowContext(self.afas, self.salesforce, self.state, mapping, run_id, dry_run)
+        ctx.cache["flow"] = flow
         report = FlowReport(flow.name, run_id, dry_run=dry_run, full=full)
         try:
             reason = flow.skip_when(ctx) if flow.skip_when else None
@@ -139,12 +140,14 @@ class SyncEngine:
         mapping = ctx.mapping
         info = self.afas.get_connector_info(mapping.source.connector)
         available = {f.id for f in info.fields}
-        unknown = [f for f in mapping.source_fields if f not in available]
+        unknown = [f for f in mapping.source_fields if f not in available and f not in flow.derived_fields]
         if unknown:
             raise MappingMismatch(
                 f"{mapping.path}: GetConnector {mapping.source.connector} has no field(s) {', '.join(unknown)}"
             )
         requirements: dict[str, list[str]] = {mapping.target.object: list(mapping.fields)}
+        for profile in mapping.profiles.values():
+            requirements.setdefault(profile.object, []).extend(profile.fields)
         if flow.extra_requirements:
             for sobject, fields in flow.extra_requirements(ctx).items():
                 requirements.setdefault(sobject, []).extend(fields)
@@ -169,7 +172,13 @@ class SyncEngine:
         where = None
         if mark and source.modified:
             where = Where.all(Condition(source.modified, Operator.GE, datetime.fromisoformat(mark)))
-        for row in self.afas.iter_rows(source.connector, key=source.key, where=where):
+        flow = ctx.cache["flow"]
+        rows = (
+            flow.extract(ctx, where, False)
+            if flow.extract
+            else self.afas.iter_rows(source.connector, key=source.key, where=where)
+        )
+        for row in rows:
             yield track(row)
         if full:
             return
@@ -184,7 +193,12 @@ class SyncEngine:
                 tuple(Condition(f, Operator.EQ, v) for f, v in zip(source.key, key.split("|"), strict=False))
                 for key in chunk
             )
-            for row in self.afas.iter_rows(source.connector, key=source.key, where=Where(groups)):
+            rows = (
+                flow.extract(ctx, Where(groups), True)
+                if flow.extract
+                else self.afas.iter_rows(source.connector, key=source.key, where=Where(groups))
+            )
+            for row in rows:
                 yield track(row)
             gone = [key for key in chunk if key not in seen]
             if gone and not ctx.dry_run:
@@ -282,7 +296,12 @@ class SyncEngine:
                     action="map",
                 )
                 continue
-            work = Work(key, row, record, existing=ledger.get(key))
+            works.append(Work(key, row, record, existing=ledger.get(key)))
+
+        for rule in flow.rules:
+            rule(ctx, works)
+        changed: list[Work] = []
+        for work in works:
             work.payload_hash = payload_hash(work, flow.hash_also)
             previous = work.existing
             if (
@@ -294,13 +313,12 @@ class SyncEngine:
                 report.unchanged += 1
                 continue
             work.target_id = previous.target_id if previous and previous.status is not RecordStatus.REMOVED else None
-            works.append(work)
-
-        self._classify(ctx, works)
-        for rule in flow.rules:
-            rule(ctx, works)
+            changed.append(work)
+        self._classify(ctx, changed)
+        for rule in flow.matching:
+            rule(ctx, changed)
         ready = []
-        for work in works:
+        for work in changed:
             if work.waiting_for:
                 refuse(
                     work.key,
@@ -333,18 +351,17 @@ class SyncEngine:
     def _classify(self, ctx: FlowContext, works: list[Work]) -> None:
         """Create or update? The ledger knows most; Salesforce is asked about the rest, so a lost ledger
         never makes the engine overwrite create-only fields of records that already exist."""
-        target = ctx.mapping.target
-        unknown = [w for w in works if w.target_id is None]
-        if not unknown:
-            return
-        values = {
-            str(w.payload()[target.external_id]).lower(): w
-            for w in unknown
-            if w.payload().get(target.external_id) not in (None, "")
-        }
-        found = self.salesforce.ids_by_external_id(target.object, target.external_id, list(values))
-        for value, record_id in found.items():
-            values[value.lower()].target_id = record_id
+        by_target: dict[TargetRef, dict[str, Work]] = {}
+        for work in works:
+            if work.target_id is None:
+                target = ctx.target_of(work)
+                value = work.payload().get(target.external_id)
+                if value not in (None, ""):
+                    by_target.setdefault(target, {})[str(value).lower()] = work
+        for target, values in by_target.items():
+            found = self.salesforce.ids_by_external_id(target.object, target.external_id, list(values))
+            for value, record_id in found.items():
+                values[value.lower()].target_id = record_id
 
     def _within_budget(self, records: int, report: FlowReport) -> bool:
         if records == 0 or self.api_reserve <= 0:
@@ -379,10 +396,11 @@ class SyncEngine:
         updates: list[LedgerEntry],
         activity: list[ActivityEntry],
     ) -> list[Work]:
-        target = ctx.mapping.target
         written: list[Work] = []
-        for write_pass in sorted({w.write_pass for w in ready}):
-            group = [w for w in ready if w.write_pass == write_pass]
+        for write_pass, target in sorted(
+            {(w.write_pass, ctx.target_of(w)) for w in ready}, key=lambda pair: (pair[0], pair[1].object)
+        ):
+            group = [w for w in ready if w.write_pass == write_pass and ctx.target_of(w) == target]
             payloads = [w.payload() for w in group]
             outcomes = self.salesforce.upsert(target.object, target.external_id, payloads)
             for work, payload, outcome in zip(group, payloads, outcomes, strict=True):

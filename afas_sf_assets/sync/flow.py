@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from afas_sf_assets.afas.client import AfasClient
+from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.apply import MappedRecord
 from afas_sf_assets.mapping.model import Mapping as MappingFile
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.sync.state import LedgerEntry, State
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    object: str
+    external_id: str
 
 
 @dataclass
@@ -22,6 +29,8 @@ class Work:
     key: str
     row: dict[str, Any]
     record: MappedRecord | None = None
+    # Where it goes when not the mapping's target (a person debtor as a Contact, a standard price).
+    target: TargetRef | None = None
     payload_hash: str | None = None
     existing: LedgerEntry | None = None
     target_id: str | None = None  # known before writing: an update
@@ -52,11 +61,20 @@ class FlowContext:
         """A rule's own tally (images sent, links made), shown with the flow's counts."""
         self.counts[name] = self.counts.get(name, 0) + amount
 
+    def target_of(self, work: Work) -> TargetRef:
+        return work.target or TargetRef(self.mapping.target.object, self.mapping.target.external_id)
+
     def org_has(self, sobject: str) -> bool:
         if "org_objects" not in self.cache:
             described = self.salesforce.sf.describe()
             self.cache["org_objects"] = {o["name"].lower() for o in described["sobjects"]}
         return sobject.lower() in self.cache["org_objects"]
+
+    def org_has_person_accounts(self) -> bool:
+        if "person_accounts" not in self.cache:
+            fields = {f["name"] for f in self.salesforce.describe("Account")["fields"]}
+            self.cache["person_accounts"] = "IsPersonAccount" in fields
+        return bool(self.cache["person_accounts"])
 
 
 Rule = Callable[[FlowContext, list[Work]], None]
@@ -68,9 +86,11 @@ class Flow:
     mapping: str
     row_model: type[BaseModel]
     depends_on: tuple[str, ...] = ()
-    # Batch rules run after mapping and before writing: they add relationships, order passes, or
-    # hold records back (`waiting_for`). After-write rules handle what hangs off written records.
+    # Batch rules run after mapping: they shape records (relationships, passes, another target) or hold
+    # them back (`waiting_for`). Matching rules run once it is known which records exist in Salesforce
+    # (`target_id`), for the changed records only. After-write rules handle what hangs off written records.
     rules: tuple[Rule, ...] = ()
+    matching: tuple[Rule, ...] = ()
     after_write: tuple[Rule, ...] = ()
     # Why the flow has nothing to do in this org (None: it applies).
     skip_when: Callable[[FlowContext], str | None] | None = None
@@ -78,6 +98,10 @@ class Flow:
     extra_requirements: Callable[[FlowContext], Mapping[str, list[str]]] | None = None
     # Fields sent to records whose AFAS row is gone (a full run finds them); None: leave them be.
     deactivate: Mapping[str, Any] | None = None
+    # Replaces reading the mapping's GetConnector row by row (e.g. stock summed over warehouses).
+    extract: Callable[[FlowContext, Where | None, bool], Iterator[dict[str, Any]]] | None = None
+    # Fields the extract adds that the GetConnector itself does not have.
+    derived_fields: tuple[str, ...] = ()
     # GetConnectors read besides the mapping's source (for lineage).
     reads_also: tuple[str, ...] = ()
     # AFAS fields that are not sent but whose change must count as a change (e.g. an image's date).
