@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from afas_sf_assets.flows.catalog import CATALOG_FLOWS
+from afas_sf_assets.flows.customers import CUSTOMERS
 from afas_sf_assets.sync.flow import Flow
 
-FLOWS: tuple[Flow, ...] = (*CATALOG_FLOWS,)
+FLOWS: tuple[Flow, ...] = (*CATALOG_FLOWS, CUSTOMERS)
 FLOWS_BY_NAME: dict[str, Flow] = {flow.name: flow for flow in FLOWS}

@@ -58,3 +58,44 @@ class AfasItemRelation(AfasRow):
     RelationType: str = Field(min_length=1)
     SortOrder: int | None = None
     ModifiedDate: str | None = None
+
+
+class AfasDebtor(AfasRow):
+    DebtorId: str = Field(min_length=1, max_length=16)
+    DebtorName: str | None = None
+    CompanyName: str | None = None
+    ContactFirstName: str | None = None
+    ContactLastName: str | None = None
+    Email: str | None = None
+    Phone: str | None = None
+    Mobile: str | None = None
+    BillingStreet: str | None = None
+    BillingHouseNumber: int | None = None
+    BillingHouseNumberAddition: str | None = None
+    BillingPostalCode: str | None = None
+    BillingCity: str | None = None
+    BillingCountry: str | None = None
+    DeliveryStreet: str | None = None
+    DeliveryHouseNumber: int | None = None
+    DeliveryHouseNumberAddition: str | None = None
+    DeliveryPostalCode: str | None = None
+    DeliveryCity: str | None = None
+    DeliveryCountry: str | None = None
+    VatNumber: str | None = None
+    CocNumber: str | None = None
+    PaymentCondition: str | None = None
+    PriceGroup: str | None = None
+    CurrencyId: str | None = None
+    Blocked: bool | None = None
+    CreateDate: str | None = None
+    ModifiedDate: str | None = None
+
+    @property
+    def is_organisation(self) -> bool:
+        return bool((self.CompanyName or "").strip())
+
+    @model_validator(mode="after")
+    def _a_person_needs_a_last_name(self) -> AfasDebtor:
+        if not self.is_organisation and not (self.ContactLastName or "").strip():
+            raise ValueError("a debtor without a company name is a person and needs ContactLastName")
+        return self

@@ -366,6 +366,27 @@ class SalesforceClient:
             outcomes.append(outcome)
         return outcomes
 
+    def update_by_id(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
+        """Update records by their Salesforce `Id` (collections of 200); one outcome per record, in order."""
+        outcomes: list[UpsertOutcome] = []
+        for start in range(0, len(records), COLLECTION_SIZE):
+            chunk = records[start : start + COLLECTION_SIZE]
+            body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **dict(r)} for r in chunk]}
+            results = self._call(
+                lambda sf, b=body: sf.restful("composite/sobjects", method="PATCH", json=b),
+                what=f"update {len(chunk)} {sobject}",
+            )
+            for record, result in zip(chunk, results or [], strict=True):
+                outcomes.append(
+                    UpsertOutcome(
+                        str(record["Id"]),
+                        id=result.get("id"),
+                        created=False,
+                        errors=() if result.get("success") else details_from(result.get("errors") or []),
+                    )
+                )
+        return outcomes
+
     def delete(self, sobject: str, record_id: str) -> None:
         self._call(lambda sf: getattr(sf, sobject).delete(record_id), what=f"delete {sobject}")
 

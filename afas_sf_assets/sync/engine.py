@@ -128,6 +128,8 @@ class SyncEngine:
         finally:
             for name, amount in ctx.counts.items():
                 report.count(name, amount)
+            for note in ctx.notes:
+                report.add_failure(note)
             report.afas_calls = self.afas.calls - afas_calls
             report.salesforce_calls = self.salesforce.calls - sf_calls
             usage = self.salesforce.api_usage
@@ -146,8 +148,10 @@ class SyncEngine:
                 f"{mapping.path}: GetConnector {mapping.source.connector} has no field(s) {', '.join(unknown)}"
             )
         requirements: dict[str, list[str]] = {mapping.target.object: list(mapping.fields)}
-        for profile in mapping.profiles.values():
-            requirements.setdefault(profile.object, []).extend(profile.fields)
+        used = set(flow.profiles_for(ctx)) if flow.profiles_for else set(mapping.profiles)
+        for name, profile in mapping.profiles.items():
+            if name in used:
+                requirements.setdefault(profile.object, []).extend(profile.fields)
         if flow.extra_requirements:
             for sobject, fields in flow.extra_requirements(ctx).items():
                 requirements.setdefault(sobject, []).extend(fields)

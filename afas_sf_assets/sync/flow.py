@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,7 @@ from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.apply import MappedRecord
 from afas_sf_assets.mapping.model import Mapping as MappingFile
 from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.sync.report import Failure
 from afas_sf_assets.sync.state import LedgerEntry, State
 
 
@@ -56,6 +57,11 @@ class FlowContext:
     dry_run: bool
     cache: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    notes: list[Failure] = field(default_factory=list)
+
+    def warn(self, failure: Failure) -> None:
+        """A rule's finding about one record (a shared e-mail, a contact Salesforce refused)."""
+        self.notes.append(failure)
 
     def count(self, name: str, amount: int = 1) -> None:
         """A rule's own tally (images sent, links made), shown with the flow's counts."""
@@ -98,6 +104,8 @@ class Flow:
     extra_requirements: Callable[[FlowContext], Mapping[str, list[str]]] | None = None
     # Fields sent to records whose AFAS row is gone (a full run finds them); None: leave them be.
     deactivate: Mapping[str, Any] | None = None
+    # The mapping profiles this org takes (checked before data moves); None: all of them.
+    profiles_for: Callable[[FlowContext], Iterable[str]] | None = None
     # Replaces reading the mapping's GetConnector row by row (e.g. stock summed over warehouses).
     extract: Callable[[FlowContext, Where | None, bool], Iterator[dict[str, Any]]] | None = None
     # Fields the extract adds that the GetConnector itself does not have.

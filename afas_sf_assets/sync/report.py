@@ -44,7 +44,9 @@ class FlowReport:
     failures: list[Failure] = field(default_factory=list)
 
     def add_failure(self, failure: Failure) -> None:
-        if failure.outcome == "failed":
+        if failure.outcome == "warning":
+            self.count("warnings")
+        elif failure.outcome == "failed":
             self.failed += 1
         elif failure.outcome == "quarantined":
             self.quarantined += 1

@@ -424,22 +424,21 @@ class DemoData:
         }
 
     def _debtors(self) -> Iterator[dict[str, Any]]:
-        shared_email: str | None = None
+        previous_email: str | None = None
         for index in range(1, self.volume.debtors + 1):
             first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
             is_org = self.rng.random() < 0.7
             company = f"{last.split()[-1]} {self.rng.choice(COMPANY_WORDS)} B.V." if is_org else None
             local = f"{first}.{last.replace(' ', '')}".lower()
-            domain = f"{last.split()[-1].lower()}-{index}.nl" if is_org else "example.nl"
+            domain = f"{last.split()[-1].lower()}-{index}.nl" if is_org else f"example-{index}.nl"
             email: str | None = f"{local}@{domain}"
-            roll = self.rng.random()
-            if roll < 0.08:
+            if index % 20 == 11 and previous_email:
+                # Every 20 debtors, one shares the previous one's address typed in capitals: matching
+                # must report it, never merge the two.
+                email = previous_email.upper()
+            elif index % 12 == 5:
                 email = None
-            elif roll < 0.12 and shared_email:
-                # The same address typed differently in another debtor: matching must report it.
-                email = shared_email.upper()
-            elif roll < 0.16:
-                shared_email = email
+            previous_email = email
             billing = self._address("Billing")
             delivery = (
                 self._address("Delivery")
