@@ -6,6 +6,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from afas_sf_assets.flows.common import reference_table, synced
 from afas_sf_assets.flows.rows import AfasItem, AfasItemGroup, AfasItemRelation
 from afas_sf_assets.sync.flow import Flow, FlowContext, Work
 from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
@@ -15,17 +16,7 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "ima
 
 
 def _groups(ctx: FlowContext) -> dict[str, dict[str, Any]]:
-    """Every AFAS item group, read once per run (a category tree is small)."""
-    if "groups" not in ctx.cache:
-        ctx.cache["groups"] = {
-            row["GroupCode"]: row for row in ctx.afas.iter_rows("AfasSf_ItemGroups", key=("GroupCode",))
-        }
-    return ctx.cache["groups"]
-
-
-def _synced(ctx: FlowContext, flow: str, keys: list[str]) -> set[str]:
-    entries = ctx.state.entries(flow, keys)
-    return {key for key, entry in entries.items() if entry.status is RecordStatus.SYNCED}
+    return reference_table(ctx, "AfasSf_ItemGroups", "GroupCode")
 
 
 def is_commerce(ctx: FlowContext) -> bool:
@@ -56,7 +47,7 @@ def place_in_tree(ctx: FlowContext, works: list[Work]) -> None:
         ctx.cache["catalog_ready"] = True
     in_batch = {w.key for w in works}
     parents = [str(w.row.get("ParentGroupCode")) for w in works if w.row.get("ParentGroupCode")]
-    synced = _synced(ctx, "categories", parents)
+    present = synced(ctx, "categories", parents)
     for work in works:
         assert work.record is not None
         work.record.always["Catalog"] = {"AFAS_Catalog_Key__c": catalog}
@@ -68,7 +59,7 @@ def place_in_tree(ctx: FlowContext, works: list[Work]) -> None:
             current = groups[current].get("ParentGroupCode")
         work.write_pass = depth
         if parent:
-            if parent not in in_batch and parent not in synced:
+            if parent not in in_batch and parent not in present:
                 work.waiting_for = f"parent category {parent} is not in Salesforce yet"
             work.record.always["ParentCategory"] = {"AFAS_Group_Code__c": str(parent).upper()}
 
@@ -105,7 +96,7 @@ def variation_structure(ctx: FlowContext, works: list[Work]) -> None:
     commerce = is_commerce(ctx)
     in_batch = {w.key for w in works if w.row.get("ItemKind") == "configurable"}
     parents = [str(w.row["ParentItemCode"]) for w in works if w.row.get("ParentItemCode")]
-    synced = _synced(ctx, "products", parents)
+    present = synced(ctx, "products", parents)
     for work in works:
         assert work.record is not None
         kind = work.row.get("ItemKind") or "simple"
@@ -117,7 +108,7 @@ def variation_structure(ctx: FlowContext, works: list[Work]) -> None:
         if kind == "variant" and parent:
             work.write_pass = 1
             work.record.always["AFAS_Parent_Item__r"] = {"AFAS_Item_Code__c": parent}
-            if parent not in in_batch and parent not in synced:
+            if parent not in in_batch and parent not in present:
                 work.waiting_for = f"configurable item {parent} is not in Salesforce yet"
 
 
@@ -263,11 +254,11 @@ PRODUCTS = Flow(
 
 def needs_both_products(ctx: FlowContext, works: list[Work]) -> None:
     codes = list({str(w.row[f]) for w in works for f in ("ItemCode", "RelatedItemCode")})
-    synced = _synced(ctx, "products", codes)
+    present = synced(ctx, "products", codes)
     for work in works:
         assert work.record is not None
         item, related = str(work.row["ItemCode"]), str(work.row["RelatedItemCode"])
-        missing = [code for code in (item, related) if code not in synced]
+        missing = [code for code in (item, related) if code not in present]
         if missing:
             work.waiting_for = f"product {', '.join(missing)} is not in Salesforce yet"
         work.record.always["Product__r"] = {"AFAS_Item_Code__c": item}

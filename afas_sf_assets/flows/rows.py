@@ -99,3 +99,34 @@ class AfasDebtor(AfasRow):
         if not self.is_organisation and not (self.ContactLastName or "").strip():
             raise ValueError("a debtor without a company name is a person and needs ContactLastName")
         return self
+
+
+class AfasSalesPrice(AfasRow):
+    PriceGroup: str = Field(min_length=1)
+    ItemCode: str = Field(min_length=1)
+    CurrencyId: str = Field(min_length=3, max_length=3)
+    Price: float
+    PriceInclVat: bool | None = None
+    VatPercentage: float | None = None
+    ValidFrom: str | None = None
+    ModifiedDate: str | None = None
+
+
+class AfasStockLevel(AfasRow):
+    """One SKU's stock, summed over its warehouses by the stock flow."""
+
+    ItemCode: str = Field(min_length=1)
+    StockQuantity: float
+    ModifiedDate: str | None = None
+
+
+class AfasDeliveryNote(AfasRow):
+    DeliveryNoteNumber: str = Field(min_length=1)
+    OrderNumber: str = Field(min_length=1)
+    DebtorId: str | None = None
+    DeliveryDate: str | None = None
+    Carrier: str | None = None
+    TrackTraceCode: str | None = None
+    TrackTraceUrl: str | None = None
+    Status: str | None = None
+    ModifiedDate: str | None = None

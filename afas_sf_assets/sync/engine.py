@@ -304,8 +304,17 @@ class SyncEngine:
 
         for rule in flow.rules:
             rule(ctx, works)
+        added = [w for w in works if w.existing is None and w.key not in ledger]
+        if added:
+            # Records a rule added (a standard price for a group price) have their own ledger entries.
+            extra = self.state.entries(flow.name, [w.key for w in added])
+            for work in added:
+                work.existing = extra.get(work.key)
         changed: list[Work] = []
         for work in works:
+            if work.skip_reason:
+                report.count("skipped")
+                continue
             work.payload_hash = payload_hash(work, flow.hash_also)
             previous = work.existing
             if (

@@ -37,6 +37,7 @@ class Work:
     target_id: str | None = None  # known before writing: an update
     write_pass: int = 0  # lower passes are written first (parents before children)
     waiting_for: str | None = None  # set by a rule: why it cannot go yet
+    skip_reason: str | None = None  # set by a rule: why it is not for Salesforce at all (counted as skipped)
 
     @property
     def is_update(self) -> bool:

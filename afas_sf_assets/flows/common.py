@@ -1,0 +1,23 @@
+"""Small look-ups several flows share: AFAS reference tables read once per run, ledger membership."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from afas_sf_assets.sync.flow import FlowContext
+from afas_sf_assets.sync.state import RecordStatus
+
+
+def reference_table(ctx: FlowContext, connector: str, key: str) -> dict[str, dict[str, Any]]:
+    """A small AFAS table (item groups, price groups) by key, read once per run."""
+    cache_key = f"table:{connector}"
+    if cache_key not in ctx.cache:
+        ctx.cache[cache_key] = {str(row[key]): row for row in ctx.afas.iter_rows(connector, key=(key,))}
+    return ctx.cache[cache_key]
+
+
+def synced(ctx: FlowContext, flow: str, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` the given flow has in Salesforce now."""
+    entries = ctx.state.entries(flow, list(dict.fromkeys(keys)))
+    return {key for key, entry in entries.items() if entry.status is RecordStatus.SYNCED}
