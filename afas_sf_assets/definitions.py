@@ -56,7 +56,7 @@ ALL_ASSETS = [*AFAS_SOURCE_ASSETS, *SALESFORCE_TARGET_ASSETS]
 # Observing the AFAS sources records their newest modification date as data version, so the UI shows
 # which Salesforce targets are stale.
 observe_afas_sources = dg.define_asset_job(
-    "observe_afas_sources", selection=dg.AssetSelection.groups("afas_sources", include_sources=True)
+    "observe_afas_sources", selection=dg.AssetSelection.assets(*(asset.key for asset in AFAS_SOURCE_ASSETS))
 )
 
 defs = dg.Definitions(assets=ALL_ASSETS, resources=build_resources(), jobs=[observe_afas_sources])

@@ -33,6 +33,10 @@ def test_lineage_is_categories_then_products_then_relations() -> None:
     }
     assert upstream("salesforce", "product_relations") == {("salesforce", "products"), ("afas", "AfasSf_ItemRelations")}
     assert upstream("salesforce", "categories") == {("afas", "AfasSf_ItemGroups")}
+    assert ("salesforce", "customers") in upstream("salesforce", "prices")
+    assert ("salesforce", "products") in upstream("salesforce", "prices")
+    assert ("salesforce", "products") in upstream("salesforce", "stock")
+    assert upstream("salesforce", "customers") == {("afas", "AfasSf_Debtors")}
 
 
 @pytest.fixture
