@@ -130,3 +130,22 @@ class AfasDeliveryNote(AfasRow):
     TrackTraceUrl: str | None = None
     Status: str | None = None
     ModifiedDate: str | None = None
+
+
+class AfasSalesDocument(AfasRow):
+    DocumentType: Literal["quote", "order", "invoice", "direct_invoice", "financial_mutation"]
+    DocumentNumber: str = Field(min_length=1)
+    DebtorId: str | None = None
+    Email: str | None = None
+    DocumentDate: str
+    Status: str | None = None
+    CurrencyId: str | None = None
+    PaymentCondition: str | None = None
+    PaymentMethod: str | None = None
+    Reference: str | None = None
+    InvoiceNumber: str | None = None
+    Administration: int | None = None
+    Warehouse: str | None = None
+    TotalExclVat: float | None = None
+    TotalInclVat: float | None = None
+    ModifiedDate: str | None = None

@@ -115,8 +115,7 @@ SHIPMENTS = Flow(
     name="shipments",
     mapping="shipments.yaml",
     row_model=AfasDeliveryNote,
-    # The orders flow (AFAS documents into Salesforce) is what puts most orders there.
-    depends_on=("customers", "products"),
+    depends_on=("orders",),
     rules=(link_to_order,),
     after_write=(shipment_lines,),
     profiles_for=_shipment_profile,

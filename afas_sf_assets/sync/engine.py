@@ -96,7 +96,7 @@ class SyncEngine:
         started = time.monotonic()
         afas_calls, sf_calls = self.afas.calls, self.salesforce.calls
         mapping = self.load_mapping(flow)
-        ctx = FlowContext(self.afas, self.salesforce, self.state, mapping, run_id, dry_run)
+        ctx = FlowContext(self.afas, self.salesforce, self.state, mapping, run_id, dry_run, engine=self)
         ctx.cache["flow"] = flow
         report = FlowReport(flow.name, run_id, dry_run=dry_run, full=full)
         try:
@@ -136,6 +136,27 @@ class SyncEngine:
             if usage:
                 report.api_used, report.api_limit = usage.used, usage.limit
             report.seconds = time.monotonic() - started
+
+    def sync_keys(self, flow: Flow, keys: list[str], *, run_id: str, dry_run: bool = False) -> FlowReport:
+        """Bring given records of a flow up to date now, by that flow's rules (an order needs its customer)."""
+        mapping = self.load_mapping(flow)
+        ctx = FlowContext(self.afas, self.salesforce, self.state, mapping, run_id, dry_run, engine=self)
+        ctx.cache["flow"] = flow
+        report = FlowReport(flow.name, run_id, dry_run=dry_run)
+        source = mapping.source
+        for start in range(0, len(keys), 200):
+            groups = tuple(
+                tuple(Condition(f, Operator.EQ, v) for f, v in zip(source.key, key.split("|"), strict=False))
+                for key in keys[start : start + 200]
+            )
+            rows = list(self.afas.iter_rows(source.connector, key=source.key, where=Where(groups)))
+            if rows:
+                self._process(ctx, flow, rows, report, full=False)
+        for name, amount in ctx.counts.items():
+            report.count(name, amount)
+        for note in ctx.notes:
+            report.add_failure(note)
+        return report
 
     def preflight(self, ctx: FlowContext, flow: Flow) -> None:
         """Every AFAS field the mapping reads and every Salesforce field it writes exist, before data moves."""
@@ -332,6 +353,11 @@ class SyncEngine:
             rule(ctx, changed)
         ready = []
         for work in changed:
+            if work.skip_reason:
+                # Decided once Salesforce was asked (an order no longer Draft): handled, nothing to write.
+                report.count("skipped")
+                updates.append(LedgerEntry(work.key, work.target_id, work.payload_hash, RecordStatus.SYNCED))
+                continue
             if work.waiting_for:
                 refuse(
                     work.key,

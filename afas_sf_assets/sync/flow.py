@@ -56,6 +56,8 @@ class FlowContext:
     mapping: MappingFile
     run_id: str
     dry_run: bool
+    # The engine running this flow, for rules that need another flow's records now (an order's customer).
+    engine: Any = None
     cache: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[Failure] = field(default_factory=list)
