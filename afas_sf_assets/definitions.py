@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
+from afas_sf_assets.defs.afas_targets import AFAS_TARGET_ASSETS
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
 
@@ -51,7 +52,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     }
 
 
-ALL_ASSETS = [*AFAS_SOURCE_ASSETS, *SALESFORCE_TARGET_ASSETS]
+ALL_ASSETS = [*AFAS_SOURCE_ASSETS, *SALESFORCE_TARGET_ASSETS, *AFAS_TARGET_ASSETS]
 
 # Observing the AFAS sources records their newest modification date as data version, so the UI shows
 # which Salesforce targets are stale.

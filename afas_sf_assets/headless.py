@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from afas_sf_assets.flows.registry import FLOWS, FLOWS_BY_NAME
+from afas_sf_assets.flows.registry import FLOWS
 
 
 @dataclass(frozen=True)
@@ -44,16 +44,24 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+def asset_keys() -> dict[str, dg.AssetKey]:
+    """Every flow by name, in dependency order, with the asset that runs it."""
+    from afas_sf_assets.defs.afas_targets import TARGET_KEYS
+
+    return {**{flow.name: dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS}, **TARGET_KEYS}
+
+
 def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool = False) -> SyncResult:
-    unknown = sorted(set(select or []) - set(FLOWS_BY_NAME))
+    keys = asset_keys()
+    unknown = sorted(set(select or []) - set(keys))
     if unknown:
-        raise ValueError(f"unknown flow(s) {', '.join(unknown)}; known: {', '.join(FLOWS_BY_NAME)}")
+        raise ValueError(f"unknown flow(s) {', '.join(unknown)}; known: {', '.join(keys)}")
     ensure_dagster_home()
     from afas_sf_assets.definitions import ALL_ASSETS, build_resources
 
-    names = [flow.name for flow in FLOWS if not select or flow.name in select]
+    names = [name for name in keys if not select or name in select]
     config: dict[str, object] = {
-        "ops": {f"salesforce__{name}": {"config": {"full": full, "dry_run": dry_run}} for name in names},
+        "ops": {"__".join(keys[name].path): {"config": {"full": full, "dry_run": dry_run}} for name in names},
         # The summary is printed by the caller; the full event stream stays in the instance for the UI.
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
@@ -63,7 +71,7 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
             resources=build_resources(),
             instance=instance,
             run_config=config,
-            selection=[dg.AssetKey(["salesforce", name]) for name in names],
+            selection=[keys[name] for name in names],
             raise_on_error=False,
         )
     summaries = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -156,7 +156,11 @@ def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     return current.start_mark.line + 1
 
 
-def load_mapping(path: Path) -> Mapping:
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def load_yaml_model(path: Path, model: type[ModelT], what: str) -> ModelT:
+    """A YAML file as a pydantic model; every error names the file, the line and the key."""
     text = path.read_text()
     try:
         node = yaml.compose(text, Loader=_Yaml12Loader)
@@ -164,13 +168,17 @@ def load_mapping(path: Path) -> Mapping:
     except yaml.YAMLError as exc:
         raise MappingFileError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise MappingFileError(f"{path}: a mapping file is a YAML mapping with flow, source, target and fields")
+        raise MappingFileError(f"{path}: {what} is a YAML mapping")
     try:
-        return Mapping.model_validate({**data, "path": path})
+        return model.model_validate({**data, "path": path})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
             key = ".".join(str(p) for p in loc) or "(top level)"
             problems.append(f"{path}:{_line_of(node, loc) if node else 1}: {key}: {error['msg']}")
-        raise MappingFileError("invalid mapping file\n" + "\n".join(problems)) from None
+        raise MappingFileError(f"invalid {what}\n" + "\n".join(problems)) from None
+
+
+def load_mapping(path: Path) -> Mapping:
+    return load_yaml_model(path, Mapping, "mapping file")

@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from afas_sf_assets.flows.orders_out import OrdersOutConfig
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
-from afas_sf_assets.mapping.model import MappingFileError, WritePolicy, load_mapping
+from afas_sf_assets.mapping.model import MappingFileError, WritePolicy, load_mapping, load_yaml_model
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
 
 GOOD = """\
@@ -28,8 +29,28 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_shipped_mapping_loads() -> None:
-    flows = {load_mapping(path).flow for path in DEFAULT_MAPPINGS.glob("*.yaml")}
-    assert {"categories", "products", "product_relations"} <= flows
+    flows = {load_mapping(path).flow for path in DEFAULT_MAPPINGS.glob("*.yaml") if path.name != "afas_orders.yaml"}
+    assert flows == {
+        "categories",
+        "products",
+        "product_relations",
+        "customers",
+        "prices",
+        "stock",
+        "orders",
+        "shipments",
+    }
+    settings = load_yaml_model(DEFAULT_MAPPINGS / "afas_orders.yaml", OrdersOutConfig, "settings")
+    assert settings.connector == "FbSales" and settings.mapped("payment_terms", "Net 14") == "14"
+
+
+def test_orders_out_settings_errors_name_file_line_and_key(tmp_path: Path) -> None:
+    text = (DEFAULT_MAPPINGS / "afas_orders.yaml").read_text().replace("connector: FbSales", "connector: FbBogus")
+    path = tmp_path / "afas_orders.yaml"
+    path.write_text(text)
+    line = next(n for n, content in enumerate(text.splitlines(), 1) if content.startswith("connector:"))
+    with pytest.raises(MappingFileError, match=f"{path}:{line}: connector"):
+        load_yaml_model(path, OrdersOutConfig, "settings")
 
 
 def test_on_create_is_a_policy_not_a_boolean(tmp_path: Path) -> None:

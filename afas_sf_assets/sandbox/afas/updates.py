@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -181,6 +182,13 @@ class UpdateConnectors:
             return
         raise ProfitError(f"Deleting {connector} by {key_field} is not supported")
 
+    def _free_number(self, counter: str, start: int, taken: Callable[[str], Any]) -> str:
+        """Profit's next number, past any number the data already holds (demo data, imports)."""
+        while True:
+            number = str(self.store.next_number(counter, start))
+            if not taken(number):
+                return number
+
     # -- effects ------------------------------------------------------------------------------
 
     def _apply(self, method: str, connector: str, element: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +215,10 @@ class UpdateConnectors:
             raise ProfitError(f"Debtor '{fields['DbId']}' already exists")
         if method == "PUT" and not existing:
             raise ProfitError(f"Debtor '{fields['DbId']}' does not exist")
-        debtor_id = str(fields.get("DbId") or self.store.next_number("debtor", 20_000))
+        debtor_id = str(
+            fields.get("DbId")
+            or self._free_number("debtor", 20_000, lambda n: self.store.get("AfasSf_Debtors", DebtorId=n))
+        )
         if connector == "KnSalesRelationOrg":
             party = _first(element, "KnOrganisation")
             contact = _first(element, "KnOrganisation", "KnContact", "KnPerson")
@@ -334,7 +345,14 @@ class UpdateConnectors:
             return {"OrNu": number}
         debtor = self._check_debtor(fields["DbId"])
         lines = self._lines(_objects(element).get(lines_object, []))
-        number = str(fields.get("OrNu") or self.store.next_number(f"document:{doc_type}", start))
+        number = str(
+            fields.get("OrNu")
+            or self._free_number(
+                f"document:{doc_type}",
+                start,
+                lambda n: self.store.get("AfasSf_SalesDocuments", DocumentType=doc_type, DocumentNumber=n),
+            )
+        )
         if self.store.get("AfasSf_SalesDocuments", DocumentType=doc_type, DocumentNumber=number):
             raise ProfitError(f"Record with OrNu '{number}' already exists")
         self._write_document(doc_type, number, status, fields, debtor, lines)
@@ -405,7 +423,12 @@ class UpdateConnectors:
             raise ProfitError("Updating delivery notes is not supported in this environment")
         debtor = self._check_debtor(fields["DbId"])
         lines = self._lines(_objects(element).get("FbDeliveryNoteLines", []))
-        number = str(fields.get("OrNu") or self.store.next_number("document:delivery_note", 90_000))
+        number = str(
+            fields.get("OrNu")
+            or self._free_number(
+                "document:delivery_note", 90_000, lambda n: self.store.get("AfasSf_DeliveryNotes", DeliveryNoteNumber=n)
+            )
+        )
         self.store.upsert_rows(
             "AfasSf_DeliveryNotes",
             [
@@ -437,7 +460,11 @@ class UpdateConnectors:
         entries = _objects(element).get("FiEntries", [])
         if not entries:
             raise ProfitError("Object 'FiEntryPar': at least one 'FiEntries' line is required")
-        number = str(self.store.next_number("document:financial_mutation", 70_000))
+        number = self._free_number(
+            "document:financial_mutation",
+            70_000,
+            lambda n: self.store.get("AfasSf_SalesDocuments", DocumentType="financial_mutation", DocumentNumber=n),
+        )
         debtor_lines = [_fields(e) for e in entries if str(_fields(e).get("VaAs")) == "2"]
         debtor = self._check_debtor(debtor_lines[0]["AcNr"]) if debtor_lines else None
         amount = sum((_number(e.get("AmDe")) or 0.0) - (_number(e.get("AmCr")) or 0.0) for e in debtor_lines)

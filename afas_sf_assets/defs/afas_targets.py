@@ -1,0 +1,37 @@
+"""AFAS targets: Salesforce orders sent into AFAS as sales orders (or quotations, invoices, mutations)."""
+
+import dagster as dg
+
+from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
+from afas_sf_assets.defs.salesforce_assets import SyncConfig, report_metadata
+from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
+
+SALES_ORDERS_KEY = dg.AssetKey(["afas_targets", "sales_orders"])
+
+
+@dg.asset(
+    key=SALES_ORDERS_KEY,
+    deps=[dg.AssetKey(["salesforce", "customers"]), dg.AssetKey(["salesforce", "products"])],
+    group_name="afas_targets",
+    kinds={"afas"},
+    description="Salesforce Orders (status filter in mappings/afas_orders.yaml) → AFAS FbSales, debtor found by "
+    "e-mail or created; the AFAS number is written back onto the Salesforce order.",
+    metadata={"settings": "mappings/afas_orders.yaml"},
+)
+def sales_orders(
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    afas: AfasResource,
+    salesforce: SalesforceResource,
+    state: StateResource,
+) -> dg.MaterializeResult:
+    with afas.client() as afas_client, salesforce.client() as sf_client:
+        report = OrdersToAfas(afas_client, sf_client, state.state()).run(
+            run_id=context.run.run_id, dry_run=config.dry_run
+        )
+    context.log.info(report.summary_line())
+    return dg.MaterializeResult(metadata=report_metadata(report))
+
+
+AFAS_TARGET_ASSETS = [sales_orders]
+TARGET_KEYS = {FLOW: SALES_ORDERS_KEY}
