@@ -49,6 +49,11 @@ def run_demo(directory: Path, *, seed: int) -> int:
         second = sync()
         _print("3. Second run: only that change travels; nothing else costs a write", second)
 
+        order = _place_salesforce_order()
+        print(f"\n4. In Salesforce, a sales rep enters and activates order {order} for a new customer")
+        third = sync()
+        _print("5. Third run: the order goes to AFAS (new debtor, AFAS number written back), no echo returns", third)
+
         print("\nSee it in the Dagster UI (lineage, run logs, metadata per run):")
         print(
             f"  set -a; . {directory}/sandbox.env; set +a; DAGSTER_HOME={home} .venv/bin/dagster dev -w workspace.yaml"
@@ -58,4 +63,39 @@ def run_demo(directory: Path, *, seed: int) -> int:
             f"Per-record activity: .venv/bin/afas-sf log --flow products --key {item['ItemCode']} -v "
             f"--env-file {directory}/sandbox.env"
         )
-        return 0 if first.success and second.success else 1
+        return 0 if first.success and second.success and third.success else 1
+
+
+def _place_salesforce_order() -> str:
+    """What a sales rep does in Salesforce: a new business customer, two products, an activated order."""
+    from afas_sf_assets.salesforce.client import SalesforceClient
+    from afas_sf_assets.salesforce.settings import SalesforceSettings
+
+    with SalesforceClient(SalesforceSettings()) as client:
+        sf = client.sf
+        account = sf.Account.create(
+            {
+                "Name": "Demo Webwinkel B.V.",
+                "BillingStreet": "Marktplein 7",
+                "BillingPostalCode": "3511 LB",
+                "BillingCity": "Utrecht",
+                "BillingCountryCode": "NL",
+            }
+        )["id"]
+        sf.Contact.create(
+            {"AccountId": account, "FirstName": "Demi", "LastName": "Demo", "Email": "inkoop@demo-webwinkel.example"}
+        )
+        book = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
+        entries = sf.query(
+            f"SELECT Id, UnitPrice FROM PricebookEntry WHERE Pricebook2Id = '{book}' "
+            "AND CurrencyIsoCode = 'EUR' LIMIT 2"
+        )["records"]
+        order = sf.Order.create(
+            {"AccountId": account, "EffectiveDate": "2026-11-28", "Status": "Draft", "Pricebook2Id": book}
+        )["id"]
+        for entry in entries:
+            sf.OrderItem.create(
+                {"OrderId": order, "PricebookEntryId": entry["Id"], "Quantity": 3, "UnitPrice": entry["UnitPrice"]}
+            )
+        sf.Order.update(order, {"Status": "Activated"})
+        return str(order)
