@@ -76,14 +76,43 @@ def _cmd_log(args: argparse.Namespace) -> int:
 
 def _cmd_purge(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
+    import dagster as dg
+
+    from afas_sf_assets.defs.schedules import purge_history
     from afas_sf_assets.headless import ensure_dagster_home
-    from afas_sf_assets.sync.state import State
 
     ensure_dagster_home()
     days = args.days if args.days is not None else float(os.environ.get("AFAS_SF_LOG_RETENTION_DAYS", "14"))
-    removed = State().purge_activity(days)
-    print(f"removed {removed} activity-log entries older than {days:g} days")
+    run_days = args.run_days if args.run_days is not None else float(os.environ.get("AFAS_SF_RUN_RETENTION_DAYS", "30"))
+    with dg.DagsterInstance.get() as instance:
+        activity, runs = purge_history(instance, days, run_days)
+    print(
+        f"removed {activity} activity-log entries older than {days:g} days and {runs} Dagster runs older than "
+        f"{run_days:g} days"
+    )
     return 0
+
+
+def _cmd_retry(args: argparse.Namespace) -> int:
+    _load_env_file(args.env_file)
+    from afas_sf_assets.headless import asset_keys, ensure_dagster_home, sync
+    from afas_sf_assets.sync.state import RETRIED, State
+
+    ensure_dagster_home()
+    state = State()
+    names = [
+        n
+        for n in asset_keys()
+        if (not args.flow or n in args.flow) and any(True for _ in state.iter_entries(n, RETRIED))
+    ]
+    if not names:
+        print("nothing to retry: no failed, waiting or quarantined records")
+        return 0
+    result = sync(names)
+    print(f"run {result.run_id}: retried {', '.join(names)}")
+    for summary in result.summaries:
+        print("  " + summary.line())
+    return 0 if result.success else 1
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -127,9 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     log.set_defaults(handler=_cmd_log)
 
     purge = commands.add_parser("purge", help="apply the activity-log retention now")
-    purge.add_argument("--days", type=float, help="default: AFAS_SF_LOG_RETENTION_DAYS or 14")
+    purge.add_argument("--days", type=float, help="activity log; default: AFAS_SF_LOG_RETENTION_DAYS or 14")
+    purge.add_argument("--run-days", type=float, help="Dagster runs; default: AFAS_SF_RUN_RETENTION_DAYS or 30")
     purge.add_argument("--env-file")
     purge.set_defaults(handler=_cmd_purge)
+
+    retry = commands.add_parser("retry", help="run the flows that have failed, waiting or quarantined records")
+    retry.add_argument("--flow", nargs="+", metavar="FLOW")
+    retry.add_argument("--env-file")
+    retry.set_defaults(handler=_cmd_retry)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")
     demo.add_argument("--dir", default=".sandbox", help="state directory for the sandboxes and Dagster")

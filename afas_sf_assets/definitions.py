@@ -8,8 +8,11 @@ import dagster as dg
 
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
 from afas_sf_assets.defs.afas_targets import AFAS_TARGET_ASSETS
+from afas_sf_assets.defs.checks import CHECKS
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
+from afas_sf_assets.defs.schedules import JOBS, SCHEDULES
+from afas_sf_assets.defs.sensors import SENSORS
 
 
 def _optional(name: str) -> dg.EnvVar | None:
@@ -60,4 +63,11 @@ observe_afas_sources = dg.define_asset_job(
     "observe_afas_sources", selection=dg.AssetSelection.assets(*(asset.key for asset in AFAS_SOURCE_ASSETS))
 )
 
-defs = dg.Definitions(assets=ALL_ASSETS, resources=build_resources(), jobs=[observe_afas_sources])
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    asset_checks=CHECKS,
+    resources=build_resources(),
+    jobs=[observe_afas_sources, *JOBS],
+    schedules=SCHEDULES,
+    sensors=SENSORS,
+)

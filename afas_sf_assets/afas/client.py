@@ -177,10 +177,14 @@ class AfasClient:
                     break
                 last = tuple(rows[-1].get(field) for field in key)
 
+    def latest_rows(self, connector: str, field: str, *, take: int = 1, where: Where | None = None) -> list[Row]:
+        """The rows with the highest `field` (e.g. the newest changes): one call, ordered descending."""
+        params = {"skip": "0", "take": str(take), "orderbyfieldids": f"-{field}", **(where or Where()).to_params()}
+        return list(self._get_json(f"connectors/{connector}", params).get("rows") or [])
+
     def latest_value(self, connector: str, field: str, *, where: Where | None = None) -> Any:
-        """The highest value of `field` (e.g. a modification date): one row, ordered descending."""
-        params = {"skip": "0", "take": "1", "orderbyfieldids": f"-{field}", **(where or Where()).to_params()}
-        rows = self._get_json(f"connectors/{connector}", params).get("rows") or []
+        """The highest value of `field` (e.g. a modification date)."""
+        rows = self.latest_rows(connector, field, where=where)
         return rows[0].get(field) if rows else None
 
     # -- metainfo ----------------------------------------------------------------------------

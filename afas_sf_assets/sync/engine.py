@@ -120,7 +120,7 @@ class SyncEngine:
                     f"failed {report.failed + report.quarantined + report.waiting}"
                 )
             if full and flow.deactivate and not stopped:
-                self._deactivate_missing(ctx, flow, seen, report)
+                self.deactivate_missing(ctx, flow, seen, report)
             if not stopped and not dry_run and newest:
                 moved = min(newest[0], run_start - self.mark_overlap)
                 self.state.set_mark(flow.name, moved.isoformat())
@@ -495,7 +495,7 @@ class SyncEngine:
                 report.add_failure(Failure(work.key, "failed", error.code, field, error.message))
         return written
 
-    def _deactivate_missing(self, ctx: FlowContext, flow: Flow, seen: set[str], report: FlowReport) -> None:
+    def deactivate_missing(self, ctx: FlowContext, flow: Flow, seen: set[str], report: FlowReport) -> None:
         """A full run has seen every AFAS row: synced records whose row is gone get deactivated, never deleted."""
         assert flow.deactivate is not None
         target = ctx.mapping.target

@@ -200,6 +200,21 @@ class State:
                 )
             conn.execute(sa.insert(sync_records), rows)
 
+    def last_written(self, target_ids: Iterable[str]) -> dict[str, datetime]:
+        """When the project last wrote each Salesforce record, over all flows (stock also writes products)."""
+        wanted = list(dict.fromkeys(target_ids))
+        found: dict[str, datetime] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa.select(sync_records.c.target_id, sa.func.max(sync_records.c.updated_at))
+                    .where(sync_records.c.target_id.in_(wanted[start : start + 500]))
+                    .group_by(sync_records.c.target_id)
+                )
+                for target_id, at in rows:
+                    found[target_id] = at if at.tzinfo else at.replace(tzinfo=UTC)
+        return found
+
     def counts(self, flow: str) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(

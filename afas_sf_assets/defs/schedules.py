@@ -1,0 +1,73 @@
+"""Schedules: the nightly sync with reconciliation, and housekeeping (activity log and run history)."""
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from afas_sf_assets.defs.afas_targets import AFAS_TARGET_ASSETS
+from afas_sf_assets.defs.resources import StateResource
+from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
+
+TIMEZONE = os.environ.get("AFAS_SF_TIMEZONE", "Europe/Amsterdam")
+RUN_RETENTION_DAYS = float(os.environ.get("AFAS_SF_RUN_RETENTION_DAYS", "30"))
+
+nightly_sync = dg.define_asset_job(
+    "nightly_sync",
+    selection=dg.AssetSelection.assets(*SALESFORCE_TARGET_ASSETS, *AFAS_TARGET_ASSETS),
+    description="Every flow, then each target's checks: failing records and reconciliation drift.",
+)
+
+
+def purge_history(
+    instance: dg.DagsterInstance,
+    state_retention_days: float,
+    run_retention_days: float,
+    *,
+    keep_run: str | None = None,
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Activity-log entries older than their retention, and Dagster runs older than theirs (Dagster keeps
+    runs forever unless told otherwise). Returns how many of each went."""
+    from afas_sf_assets.sync.state import State
+
+    moment = now or datetime.now(UTC)
+    removed_activity = State().purge_activity(state_retention_days, now=moment)
+    cutoff = moment - timedelta(days=run_retention_days)
+    removed_runs = 0
+    for record in instance.get_run_records(filters=dg.RunsFilter(created_before=cutoff)):
+        if record.dagster_run.run_id != keep_run:
+            instance.delete_run(record.dagster_run.run_id)
+            removed_runs += 1
+    return removed_activity, removed_runs
+
+
+@dg.op(
+    description="Removes activity-log entries past AFAS_SF_LOG_RETENTION_DAYS and runs past AFAS_SF_RUN_RETENTION_DAYS."
+)
+def purge(context: dg.OpExecutionContext, state: StateResource) -> dg.Output[None]:
+    activity, runs = purge_history(context.instance, state.retention_days, RUN_RETENTION_DAYS, keep_run=context.run_id)
+    context.log.info(f"removed {activity} activity-log entries and {runs} runs")
+    return dg.Output(None, metadata={"activity_removed": activity, "runs_removed": runs})
+
+
+@dg.job(description="Data retention: activity log (personal data) and Dagster run history.")
+def housekeeping() -> None:
+    purge()
+
+
+SCHEDULES = [
+    dg.ScheduleDefinition(
+        job=nightly_sync,
+        cron_schedule="0 2 * * *",
+        execution_timezone=TIMEZONE,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    ),
+    dg.ScheduleDefinition(
+        job=housekeeping,
+        cron_schedule="30 3 * * *",
+        execution_timezone=TIMEZONE,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    ),
+]
+JOBS = [nightly_sync, housekeeping]

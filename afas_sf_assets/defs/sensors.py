@@ -1,0 +1,135 @@
+"""Sensors: AFAS changes and new Salesforce orders request runs; failed runs raise alerts.
+
+The sensors only probe (one small call per AFAS GetConnector, one SOQL query): paging through real
+data stays in the assets, since a sensor evaluation must finish within 60 seconds.
+"""
+
+import hashlib
+import json
+import os
+
+import dagster as dg
+from simple_salesforce.format import quote_soql_value
+
+from afas_sf_assets import alerts
+from afas_sf_assets.afas.connector_set import CONNECTOR_SET
+from afas_sf_assets.defs.afas_targets import SALES_ORDERS_KEY
+from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
+from afas_sf_assets.defs.salesforce_assets import sources_of
+from afas_sf_assets.flows.orders_out import OrdersOutConfig
+from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.mapping.model import load_yaml_model
+from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
+
+INTERVAL = int(os.environ.get("AFAS_SF_SENSOR_INTERVAL", "60"))
+# Rows at the newest modification date that go into the fingerprint: two changes within one second
+# still differ in content, so no change is skipped because it shared a timestamp with another.
+PROBE_ROWS = 20
+TARGETS = [dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS]
+
+
+def affected_targets(connectors: set[str]) -> list[dg.AssetKey]:
+    """The Salesforce targets reading these GetConnectors, and every target downstream of them."""
+    names = {flow.name for flow in FLOWS if {k.path[-1] for k in sources_of(flow)} & connectors}
+    grew = True
+    while grew:
+        more = {flow.name for flow in FLOWS if set(flow.depends_on) & names} - names
+        names |= more
+        grew = bool(more)
+    return [dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS if flow.name in names]
+
+
+def fingerprint(rows: list[dict[str, object]], field: str) -> dict[str, str] | None:
+    if not rows:
+        return None
+    newest = rows[0].get(field)
+    same_moment = [row for row in rows if row.get(field) == newest]
+    digest = hashlib.sha256(json.dumps(same_moment, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return {"at": str(newest), "digest": digest}
+
+
+@dg.sensor(
+    name="afas_changes",
+    minimum_interval_seconds=INTERVAL,
+    asset_selection=dg.AssetSelection.assets(*TARGETS),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Probes each AFAS GetConnector's newest modification date and requests a run of the Salesforce "
+    "targets that read it (and what depends on them).",
+)
+def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.SensorResult | dg.SkipReason:
+    cursor: dict[str, object] = json.loads(context.cursor) if context.cursor else {}
+    latest: dict[str, object] = {}
+    with afas.client() as client:
+        for spec in CONNECTOR_SET.values():
+            if spec.modified_field:
+                latest[spec.id] = fingerprint(
+                    client.latest_rows(spec.id, spec.modified_field, take=PROBE_ROWS), spec.modified_field
+                )
+    changed = {connector for connector, print_ in latest.items() if cursor.get(connector) != print_}
+    if not changed:
+        return dg.SkipReason("no change in AFAS since the last probe")
+    targets = affected_targets(changed)
+    request = dg.RunRequest(asset_selection=targets, tags={"afas-sf/changed": ",".join(sorted(changed))[:200]})
+    return dg.SensorResult(run_requests=[request] if targets else [], cursor=json.dumps(latest, sort_keys=True))
+
+
+@dg.sensor(
+    name="salesforce_orders",
+    minimum_interval_seconds=INTERVAL,
+    asset_selection=dg.AssetSelection.assets(SALES_ORDERS_KEY),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests the Salesforce → AFAS order flow when orders with a status to send appear or change.",
+)
+def salesforce_orders(
+    context: dg.SensorEvaluationContext, salesforce: SalesforceResource
+) -> dg.SensorResult | dg.SkipReason:
+    settings = load_yaml_model(DEFAULT_MAPPINGS / "afas_orders.yaml", OrdersOutConfig, "orders-to-AFAS settings")
+    statuses = ",".join(quote_soql_value(s) for s in settings.statuses)
+    soql = (
+        f"SELECT Id, LastModifiedDate FROM Order WHERE Status IN ({statuses}) AND AFAS_Order_Number__c = null "
+        "AND (AFAS_Origin__c = null OR AFAS_Origin__c != 'afas') ORDER BY LastModifiedDate DESC LIMIT 50"
+    )
+    with salesforce.client() as client:
+        pending = [(row["Id"], row["LastModifiedDate"]) for row in client.iter_query(soql)]
+    digest = hashlib.sha256(json.dumps(pending).encode()).hexdigest()[:16] if pending else ""
+    if not pending:
+        return dg.SensorResult(skip_reason=dg.SkipReason("no Salesforce order waiting for AFAS"), cursor=digest)
+    if digest == context.cursor:
+        return dg.SkipReason("the waiting Salesforce orders were already requested")
+    return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[SALES_ORDERS_KEY])], cursor=digest)
+
+
+def _root_cause(error: object) -> str:
+    """Dagster wraps the exception a step raised; the innermost cause says what went wrong."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause  # type: ignore[attr-defined]
+    return str(getattr(error, "message", error)).strip()
+
+
+@dg.run_failure_sensor(
+    name="alert_on_run_failure",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Sends an alert to the configured channels when a run fails.",
+)
+def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+    run = context.dagster_run
+    steps = context.get_step_failure_events()
+    # Step keys are the assets' op names (salesforce__products): the flow is the last part.
+    flows = ", ".join(sorted({(e.step_key or "").split("__")[-1] for e in steps if e.step_key})) or run.job_name
+    errors = [
+        _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
+        for e in steps
+        if e.event_specific_data and getattr(e.event_specific_data, "error", None)
+    ]
+    alerts.send(
+        alerts.Alert(
+            title=f"afas-sf run failed: {flows}",
+            flow=flows,
+            run_id=run.run_id,
+            run_url=alerts.run_url(run.run_id),
+            error="; ".join(errors)[:2000] or context.failure_event.message,
+        )
+    )
+
+
+SENSORS = [afas_changes, salesforce_orders, alert_on_run_failure]
