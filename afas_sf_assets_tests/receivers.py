@@ -16,7 +16,7 @@ def webhook_receiver() -> Iterator[tuple[str, list[tuple[str, Any]]]]:
     received: list[tuple[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             received.append((self.path, json.loads(body)))
             self.send_response(200)

@@ -1,0 +1,94 @@
+"""Sensors through build_sensor_context: no change → skip; a change → a run of exactly the affected targets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import dagster as dg
+import pytest
+
+from afas_sf_assets.definitions import build_resources
+from afas_sf_assets.defs.afas_targets import SALES_ORDERS_KEY
+from afas_sf_assets.defs.sensors import afas_changes, salesforce_orders
+from afas_sf_assets_tests.conftest import Org
+from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
+
+
+def names(result: dg.SensorResult) -> set[str]:
+    (request,) = result.run_requests or []
+    return {key.path[-1] for key in request.asset_selection or []}
+
+
+@pytest.fixture
+def org_env(fresh_org: Callable[..., Org], monkeypatch: pytest.MonkeyPatch) -> Iterator[Org]:
+    org = fresh_org()
+    for key, value in org.sandbox.env.items():
+        monkeypatch.setenv(key, value)
+    yield org
+
+
+def evaluate(sensor: dg.SensorDefinition, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=build_resources())
+        return sensor(context)
+
+
+def test_afas_sensor_requests_exactly_the_affected_targets(org_env: Org) -> None:
+    first = evaluate(afas_changes, None)
+    assert isinstance(first, dg.SensorResult) and first.cursor
+    assert "products" in names(first) and "customers" in names(first), "a first probe syncs everything"
+
+    again = evaluate(afas_changes, first.cursor)  # a restarted daemon hands the stored cursor back
+    assert isinstance(again, dg.SkipReason)
+
+    item = org_env.sandbox.rows("AfasSf_Items")[0]["ItemCode"]
+    org_env.sandbox.upsert("AfasSf_Items", [{"ItemCode": item, "Description": "Gewijzigd in AFAS"}])
+    changed = evaluate(afas_changes, first.cursor)
+    assert isinstance(changed, dg.SensorResult)
+    assert names(changed) == {"products", "product_relations", "prices", "stock", "orders", "shipments"}
+    assert changed.cursor != first.cursor
+
+    org_env.sandbox.upsert(
+        "AfasSf_Debtors", [{"DebtorId": org_env.sandbox.rows("AfasSf_Debtors")[0]["DebtorId"], "Phone": "010-0000000"}]
+    )
+    customers = evaluate(afas_changes, changed.cursor)
+    assert isinstance(customers, dg.SensorResult)
+    assert names(customers) == {"customers", "prices", "orders", "shipments"}
+
+
+def test_two_changes_sharing_a_timestamp_are_both_seen(org_env: Org) -> None:
+    stamp = "2026-11-28T09:00:00Z"
+    first_item, second_item = [i["ItemCode"] for i in org_env.sandbox.rows("AfasSf_Items")[:2]]
+    org_env.sandbox.upsert(
+        "AfasSf_Items", [{"ItemCode": first_item, "Description": "A", "ModifiedDate": stamp}], touch=False
+    )
+    seen = evaluate(afas_changes, None)
+    assert isinstance(seen, dg.SensorResult)
+    org_env.sandbox.upsert(
+        "AfasSf_Items", [{"ItemCode": second_item, "Description": "B", "ModifiedDate": stamp}], touch=False
+    )
+    same_second = evaluate(afas_changes, seen.cursor)
+    assert isinstance(same_second, dg.SensorResult) and "products" in names(same_second)
+
+
+def test_salesforce_order_sensor(org_env: Org) -> None:
+    cursor = None
+    idle = evaluate(salesforce_orders, cursor)
+    assert not (isinstance(idle, dg.SensorResult) and idle.run_requests)
+    sf = plain_salesforce(org_env.sandbox)
+    account = sf.Account.create({"Name": "Sensor B.V."})["id"]
+    order = sf.Order.create({"AccountId": account, "EffectiveDate": "2026-11-28", "Status": "Draft"})["id"]
+    assert not (isinstance(r := evaluate(salesforce_orders, cursor), dg.SensorResult) and r.run_requests), (
+        "a Draft order is not sent"
+    )
+    sf.Order.update(order, {"Status": "Activated"})
+    requested = evaluate(salesforce_orders, cursor)
+    assert isinstance(requested, dg.SensorResult)
+    assert [list(r.asset_selection or []) for r in requested.run_requests] == [[SALES_ORDERS_KEY]]
+    assert isinstance(evaluate(salesforce_orders, requested.cursor), dg.SkipReason)
+    from_afas = sf.Order.create(
+        {"AccountId": account, "EffectiveDate": "2026-11-28", "Status": "Activated", "AFAS_Origin__c": "afas"}
+    )["id"]
+    assert from_afas and isinstance(evaluate(salesforce_orders, requested.cursor), dg.SkipReason), (
+        "an order that came from AFAS never triggers a send"
+    )
