@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,9 @@ def salesforce(sf_sandbox: Sandbox) -> Iterator[SalesforceClient]:
         yield client
 
 
+WRITE_ENDPOINTS = ("PATCH composite", "POST composite", "POST sobjects", "PATCH sobjects", "POST jobs")
+
+
 class Org:
     """A fresh pair of sandboxes with its own state database, and an engine wired to them."""
 
@@ -67,6 +71,15 @@ class Org:
         salesforce = SalesforceClient(self.sandbox.sf_settings(**sf_overrides), retry=FAST_RETRY)
         self._clients += [afas, salesforce]
         return SyncEngine(afas, salesforce, self.state, batch_size=batch_size, api_reserve=api_reserve)
+
+    def records(self, sobject: str = "Product2", field: str = "AFAS_Item_Code__c") -> dict[str, dict[str, Any]]:
+        """The Salesforce sandbox's records of an object, by one of their fields."""
+        return {r[field]: r for r in self.sandbox.sf_records(sobject) if r.get(field)}
+
+    def writes(self) -> dict[str, int]:
+        """Write calls Salesforce received since the counters were last reset."""
+        calls = self.sandbox.sf_calls()["by_endpoint"]
+        return {k: v for k, v in calls.items() if k in WRITE_ENDPOINTS}
 
     def close(self) -> None:
         for client in self._clients:

@@ -21,3 +21,13 @@ def synced(ctx: FlowContext, flow: str, keys: Iterable[str]) -> set[str]:
     """Which of `keys` the given flow has in Salesforce now."""
     entries = ctx.state.entries(flow, list(dict.fromkeys(keys)))
     return {key for key, entry in entries.items() if entry.status is RecordStatus.SYNCED}
+
+
+def standard_price_book(ctx: FlowContext) -> str:
+    """The org's standard price book id, asked once per run."""
+    if "standard_book" not in ctx.cache:
+        rows = list(ctx.salesforce.iter_query("SELECT Id FROM Pricebook2 WHERE IsStandard = true LIMIT 1"))
+        if not rows:
+            raise LookupError("the org has no standard price book")
+        ctx.cache["standard_book"] = rows[0]["Id"]
+    return str(ctx.cache["standard_book"])

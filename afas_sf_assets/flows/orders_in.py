@@ -14,7 +14,7 @@ from typing import Any
 from simple_salesforce.format import quote_soql_value
 
 from afas_sf_assets.afas.filters import Condition, Operator, Where
-from afas_sf_assets.flows.common import synced
+from afas_sf_assets.flows.common import standard_price_book, synced
 from afas_sf_assets.flows.customers import CUSTOMERS
 from afas_sf_assets.flows.prices import PRICE_BOOKS_LEDGER, standard_key
 from afas_sf_assets.flows.rows import AfasSalesDocument
@@ -69,13 +69,6 @@ def _accounts(ctx: FlowContext, debtors: set[str]) -> dict[str, str]:
             if row.get("AccountId"):
                 found[str(row["AFAS_Contact_Key__c"])] = row["AccountId"]
     return found
-
-
-def _standard_book(ctx: FlowContext) -> str:
-    if "standard_book" not in ctx.cache:
-        rows = list(ctx.salesforce.iter_query("SELECT Id FROM Pricebook2 WHERE IsStandard = true LIMIT 1"))
-        ctx.cache["standard_book"] = rows[0]["Id"]
-    return str(ctx.cache["standard_book"])
 
 
 def customer_products_and_prices(ctx: FlowContext, works: list[Work]) -> None:
@@ -157,7 +150,7 @@ def customer_products_and_prices(ctx: FlowContext, works: list[Work]) -> None:
                 f"({work.row.get('CurrencyId') or 'EUR'})"
             )
             continue
-        book_id = books[work.row["~book"]].target_id if work.row["~book"] != "standard" else _standard_book(ctx)
+        book_id = books[work.row["~book"]].target_id if work.row["~book"] != "standard" else standard_price_book(ctx)
         work.record.create_only["AccountId"] = accounts[debtor]
         work.record.create_only["Pricebook2Id"] = book_id
         # The lines are part of the document: a changed line makes the document changed (hash_also).

@@ -187,7 +187,39 @@ class OrdersToAfas:
         lines = self._lines(ids)
         contacts = self._first_contacts(orders)
         emails = self._emails(orders, contacts)
-        entries, activity, write_backs = [], [], []
+        entries: list[LedgerEntry] = []
+        activity: list[ActivityEntry] = []
+        write_backs: list[dict[str, Any]] = []
+
+        def fail(
+            order: dict[str, Any], sent: LedgerEntry | None, problem: Problem, sent_body: dict[str, Any] | None = None
+        ) -> None:
+            report.add_failure(Failure(order["Id"], "failed", problem.code, problem.field, problem.message))
+            entries.append(
+                LedgerEntry(
+                    order["Id"],
+                    None,
+                    None,
+                    RecordStatus.FAILED,
+                    problem.code,
+                    problem.field,
+                    problem.message,
+                    (sent.attempts if sent else 0) + 1,
+                )
+            )
+            activity.append(
+                ActivityEntry(
+                    run_id,
+                    FLOW,
+                    order["Id"],
+                    "create",
+                    "failed",
+                    source=order,
+                    sent=sent_body,
+                    error=f"{problem.code}: {problem.message}",
+                )
+            )
+
         for order in orders:
             sent = ledger.get(order["Id"])
             number = sent.target_id if sent and sent.status is RecordStatus.SYNCED else in_afas.get(order["Id"])
@@ -203,30 +235,7 @@ class OrdersToAfas:
                 )
                 body = self._document(order, debtor, lines.get(order["Id"], []))
             except Problem as problem:
-                report.add_failure(Failure(order["Id"], "failed", problem.code, problem.field, problem.message))
-                entries.append(
-                    LedgerEntry(
-                        order["Id"],
-                        None,
-                        None,
-                        RecordStatus.FAILED,
-                        problem.code,
-                        problem.field,
-                        problem.message,
-                        (sent.attempts if sent else 0) + 1,
-                    )
-                )
-                activity.append(
-                    ActivityEntry(
-                        run_id,
-                        FLOW,
-                        order["Id"],
-                        "create",
-                        "failed",
-                        source=order,
-                        error=f"{problem.code}: {problem.message}",
-                    )
-                )
+                fail(order, sent, problem)
                 continue
             if dry_run:
                 report.created += 1
@@ -234,23 +243,7 @@ class OrdersToAfas:
             try:
                 result = self.afas.insert(self.config.connector, body)
             except AfasError as exc:
-                message = exc.external_message or str(exc)
-                report.add_failure(Failure(order["Id"], "failed", "AFAS_REFUSED", None, message))
-                entries.append(
-                    LedgerEntry(
-                        order["Id"],
-                        None,
-                        None,
-                        RecordStatus.FAILED,
-                        "AFAS_REFUSED",
-                        None,
-                        message,
-                        (sent.attempts if sent else 0) + 1,
-                    )
-                )
-                activity.append(
-                    ActivityEntry(run_id, FLOW, order["Id"], "create", "failed", source=order, sent=body, error=message)
-                )
+                fail(order, sent, Problem("AFAS_REFUSED", exc.external_message or str(exc)), sent_body=body)
                 continue
             number = str(result.get("OrNu") or result.get("EnNo"))
             # Kept before anything else can fail: the next run then only writes back.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from afas_sf_assets.afas.filters import Condition, Operator, Where
-from afas_sf_assets.flows.common import reference_table, synced
+from afas_sf_assets.flows.common import reference_table, standard_price_book, synced
 from afas_sf_assets.flows.rows import AfasSalesPrice
 from afas_sf_assets.mapping.apply import MappedRecord, apply_mapping
 from afas_sf_assets.sync.flow import Flow, FlowContext, Work
@@ -17,15 +17,6 @@ PRICE_BOOKS_LEDGER = "prices.books"
 
 def standard_key(item: str, currency: str) -> str:
     return f"{STANDARD_PREFIX}|{item}|{currency}"
-
-
-def _standard_book(ctx: FlowContext) -> str:
-    if "standard_book" not in ctx.cache:
-        rows = list(ctx.salesforce.iter_query("SELECT Id FROM Pricebook2 WHERE IsStandard = true LIMIT 1"))
-        if not rows:
-            raise LookupError("the org has no standard price book")
-        ctx.cache["standard_book"] = rows[0]["Id"]
-    return str(ctx.cache["standard_book"])
 
 
 def _ensure_price_books(ctx: FlowContext, groups: set[str]) -> None:
@@ -105,7 +96,7 @@ def price_book_entries(ctx: FlowContext, works: list[Work]) -> None:
             MappedRecord(
                 always={"AFAS_Price_Key__c": key, "UnitPrice": price, "IsActive": True},
                 create_only={
-                    "Pricebook2Id": _standard_book(ctx),
+                    "Pricebook2Id": standard_price_book(ctx),
                     "Product2": {"AFAS_Item_Code__c": item},
                     "CurrencyIsoCode": currency,
                 },

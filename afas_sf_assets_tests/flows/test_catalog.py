@@ -14,19 +14,9 @@ from afas_sf_assets.sync.report import FlowReport
 from afas_sf_assets.sync.state import RecordStatus
 from afas_sf_assets_tests.conftest import Org
 
-WRITES = ("PATCH composite", "POST composite", "POST sobjects", "PATCH sobjects", "POST jobs")
-
 
 def run_catalog(engine: SyncEngine, run_id: str, **options: Any) -> dict[str, FlowReport]:
     return {flow.name: engine.run(flow, run_id=run_id, **options) for flow in CATALOG_FLOWS}
-
-
-def by_code(org: Org, sobject: str = "Product2", field: str = "AFAS_Item_Code__c") -> dict[str, dict[str, Any]]:
-    return {r[field]: r for r in org.sandbox.sf_records(sobject) if r.get(field)}
-
-
-def writes(org: Org) -> dict[str, int]:
-    return {k: v for k, v in org.sandbox.sf_calls()["by_endpoint"].items() if k in WRITES}
 
 
 def test_first_run_creates_everything_and_second_run_writes_nothing(fresh_org: Callable[..., Org]) -> None:
@@ -38,14 +28,14 @@ def test_first_run_creates_everything_and_second_run_writes_nothing(fresh_org: C
     assert first["categories"].status == "skipped"  # a plain org keeps categories in Product2.Family
     assert first["products"].created == len(items) and first["products"].failed == 0
     assert first["product_relations"].created == len(relations)
-    products = by_code(org)
+    products = org.records()
     assert set(products) == {i["ItemCode"] for i in items}
     assert first["products"].counts["images"] == sum(1 for i in items if i["ImageId"])
     assert len(org.sandbox.sf_records("ContentVersion")) == first["products"].counts["images"]
 
     org.sandbox.sf_control.delete("calls")
     second = run_catalog(engine, "run-2")
-    assert writes(org) == {}, "a second run without changes makes no write call"
+    assert org.writes() == {}, "a second run without changes makes no write call"
     assert second["products"].created == second["products"].updated == 0
 
 
@@ -54,7 +44,7 @@ def test_plain_org_family_variants_and_blocked_items(fresh_org: Callable[..., Or
     run_catalog(org.engine(), "run")
     groups = {g["GroupCode"]: g["Description"] for g in org.sandbox.rows("AfasSf_ItemGroups")}
     items = {i["ItemCode"]: i for i in org.sandbox.rows("AfasSf_Items")}
-    products = by_code(org)
+    products = org.records()
     ids = {code: p["Id"] for code, p in products.items()}
     for code, item in items.items():
         product = products[code]
@@ -71,18 +61,18 @@ def test_commerce_org_category_tree_variations_and_links(fresh_org: Callable[...
     reports = run_catalog(org.engine(), "run")
     groups = org.sandbox.rows("AfasSf_ItemGroups")
     assert reports["categories"].created == len(groups) and reports["categories"].status == "ok"
-    categories = by_code(org, "ProductCategory", "AFAS_Group_Code__c")
+    categories = org.records("ProductCategory", "AFAS_Group_Code__c")
     for group in groups:
         parent = group["ParentGroupCode"]
         assert categories[group["GroupCode"]].get("ParentCategoryId") == (categories[parent]["Id"] if parent else None)
     (catalog,) = org.sandbox.sf_records("ProductCatalog")
     assert {c["CatalogId"] for c in categories.values()} == {catalog["Id"]}
     items = org.sandbox.rows("AfasSf_Items")
-    products = by_code(org)
+    products = org.records()
     classes = {"simple": "Simple", "configurable": "VariationParent", "variant": "Variation"}
     assert all(products[i["ItemCode"]]["ProductClass"] == classes[i["ItemKind"]] for i in items)
     variants = [i for i in items if i["ItemKind"] == "variant"]
-    attributes = by_code(org, "ProductAttribute", "AFAS_Attribute_Key__c")
+    attributes = org.records("ProductAttribute", "AFAS_Attribute_Key__c")
     assert set(attributes) == {v["ItemCode"] for v in variants}
     for variant in variants:
         assert attributes[variant["ItemCode"]]["VariantParentId"] == products[variant["ParentItemCode"]]["Id"]
@@ -98,8 +88,8 @@ def test_a_change_in_afas_updates_exactly_that_record(fresh_org: Callable[..., O
     org.sandbox.sf_control.delete("calls")
     report = engine.run(PRODUCTS, run_id="run-2")
     assert (report.updated, report.created, report.failed) == (1, 0, 0)
-    assert by_code(org)[code]["Name"] == "Nieuwe naam"
-    assert writes(org) == {"PATCH composite": 1}
+    assert org.records()[code]["Name"] == "Nieuwe naam"
+    assert org.writes() == {"PATCH composite": 1}
 
 
 def test_create_only_fields_survive_enrichment_in_salesforce(fresh_org: Callable[..., Org]) -> None:
@@ -107,7 +97,7 @@ def test_create_only_fields_survive_enrichment_in_salesforce(fresh_org: Callable
     engine = org.engine()
     engine.run(PRODUCTS, run_id="run-1")
     code = org.sandbox.rows("AfasSf_Items")[0]["ItemCode"]
-    product = by_code(org)[code]
+    product = org.records()[code]
     enriched = "Door marketing herschreven omschrijving"
     org.engine().salesforce.sf.Product2.update(product["Id"], {"Description": enriched})
     org.sandbox.upsert(
@@ -115,7 +105,7 @@ def test_create_only_fields_survive_enrichment_in_salesforce(fresh_org: Callable
         [{"ItemCode": code, "Description": "Andere naam", "LongDescription": "Nieuwe lange tekst uit AFAS"}],
     )
     assert engine.run(PRODUCTS, run_id="run-2").updated == 1
-    product = by_code(org)[code]
+    product = org.records()[code]
     assert product["Name"] == "Andere naam", "always-fields follow AFAS"
     assert product["Description"] == enriched, "create-only fields are never overwritten"
 
@@ -152,7 +142,7 @@ def test_rejected_record_is_retried_every_run_until_the_cause_is_fixed(fresh_org
     org.sandbox.upsert("AfasSf_Items", [{"ItemCode": code, "Barcode": "8712345678906"}])
     third = engine.run(PRODUCTS, run_id="run-3")
     assert (third.failed, third.created) == (0, 1)
-    assert by_code(org)[code]["AFAS_EAN__c"] == "8712345678906"
+    assert org.records()[code]["AFAS_EAN__c"] == "8712345678906"
 
 
 def test_a_cause_fixed_in_salesforce_needs_no_change_in_afas(fresh_org: Callable[..., Org]) -> None:
@@ -181,8 +171,8 @@ def test_relation_waits_for_its_product_and_goes_through_later(fresh_org: Callab
     engine.run(PRODUCTS, run_id="run-2")
     after = engine.run(PRODUCT_RELATIONS, run_id="run-2")
     assert after.waiting == 0 and after.created >= 1
-    created = by_code(org, "AFAS_Product_Relation__c", "AFAS_Relation_Key__c")[key]
-    assert created["Related_Product__c"] == by_code(org)[broken]["Id"]
+    created = org.records("AFAS_Product_Relation__c", "AFAS_Relation_Key__c")[key]
+    assert created["Related_Product__c"] == org.records()[broken]["Id"]
 
 
 def test_a_run_killed_half_way_leaves_no_duplicates_and_nothing_missing(fresh_org: Callable[..., Org]) -> None:
@@ -215,7 +205,7 @@ def test_dry_run_plans_and_writes_nothing(fresh_org: Callable[..., Org]) -> None
     org.sandbox.sf_control.delete("calls")
     report = org.engine().run(PRODUCTS, run_id="dry", dry_run=True)
     assert report.created == len(org.sandbox.rows("AfasSf_Items"))
-    assert writes(org) == {} and org.state.counts("products") == {} and org.state.mark("products") is None
+    assert org.writes() == {} and org.state.counts("products") == {} and org.state.mark("products") is None
 
 
 def test_image_is_resent_only_when_it_changed(fresh_org: Callable[..., Org]) -> None:
@@ -245,7 +235,7 @@ def test_items_gone_from_afas_are_deactivated_by_a_full_run(fresh_org: Callable[
     org.sandbox.delete("AfasSf_Items", {"ItemCode": code})
     report = engine.run(PRODUCTS, run_id="run-2", full=True)
     assert report.deactivated == 1
-    assert by_code(org)[code]["IsActive"] is False, "deactivated, never deleted"
+    assert org.records()[code]["IsActive"] is False, "deactivated, never deleted"
     assert org.state.entry("products", code).status is RecordStatus.REMOVED
 
 

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from afas_sf_assets.flows.customers import CUSTOMERS, DEFAULT_ACCOUNT_KEY
 from afas_sf_assets_tests.conftest import Org
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
-
-WRITES = ("PATCH composite", "POST composite", "POST sobjects", "PATCH sobjects", "POST jobs")
-
-
-def records(org: Org, sobject: str, field: str) -> dict[str, dict[str, Any]]:
-    return {r[field]: r for r in org.sandbox.sf_records(sobject) if r.get(field)}
 
 
 def test_plain_org_organisations_with_contact_and_persons_under_the_default_account(
@@ -23,8 +16,8 @@ def test_plain_org_organisations_with_contact_and_persons_under_the_default_acco
     debtors = org.sandbox.rows("AfasSf_Debtors")
     report = org.engine().run(CUSTOMERS, run_id="run")
     assert report.failed == 0 and report.quarantined == 0
-    accounts = records(org, "Account", "AFAS_Debtor_Id__c")
-    contacts = records(org, "Contact", "AFAS_Contact_Key__c")
+    accounts = org.records("Account", "AFAS_Debtor_Id__c")
+    contacts = org.records("Contact", "AFAS_Contact_Key__c")
     default_account = accounts[DEFAULT_ACCOUNT_KEY]["Id"]
     for debtor in debtors:
         contact = contacts[debtor["DebtorId"]]
@@ -48,7 +41,7 @@ def test_person_accounts_org(fresh_org: Callable[..., Org]) -> None:
     debtors = org.sandbox.rows("AfasSf_Debtors")
     report = org.engine().run(CUSTOMERS, run_id="run")
     assert report.failed == 0
-    accounts = records(org, "Account", "AFAS_Debtor_Id__c")
+    accounts = org.records("Account", "AFAS_Debtor_Id__c")
     persons = [d for d in debtors if not d["CompanyName"]]
     assert persons
     for debtor in persons:
@@ -74,7 +67,7 @@ def test_debtors_sharing_an_email_are_reported_not_merged(fresh_org: Callable[..
     report = org.engine().run(CUSTOMERS, run_id="run")
     warned = {f.key for f in report.failures if f.code == "SHARED_EMAIL"}
     assert {key for ids in shared for key in ids} <= warned
-    contacts = records(org, "Contact", "AFAS_Contact_Key__c")
+    contacts = org.records("Contact", "AFAS_Contact_Key__c")
     for ids in shared:
         assert len({contacts[i]["Id"] for i in ids}) == len(ids), "each debtor keeps its own record"
 
@@ -92,8 +85,8 @@ def test_existing_salesforce_records_are_adopted_by_email(fresh_org: Callable[..
     lone = sf.Contact.create({"LastName": "Los", "Email": person["Email"]})["id"]
     report = org.engine().run(CUSTOMERS, run_id="run")
     assert report.counts["matched_by_email"] == 2
-    accounts = records(org, "Account", "AFAS_Debtor_Id__c")
-    contacts = records(org, "Contact", "AFAS_Contact_Key__c")
+    accounts = org.records("Account", "AFAS_Debtor_Id__c")
+    contacts = org.records("Contact", "AFAS_Contact_Key__c")
     assert accounts[company["DebtorId"]]["Id"] == account
     assert accounts[company["DebtorId"]]["Name"] == company["CompanyName"], "then updated from AFAS"
     assert contacts[company["DebtorId"]]["Id"] == contact
@@ -117,10 +110,10 @@ def test_debtor_without_email_is_matched_by_debtor_id_and_second_run_writes_noth
     org.sandbox.sf_control.delete("calls")
     report = engine.run(CUSTOMERS, run_id="run-2")
     assert (report.updated, report.created) == (1, 0)
-    assert records(org, "Account", "AFAS_Debtor_Id__c")[no_email["DebtorId"]]["Phone"] == "020-7654321"
+    assert org.records("Account", "AFAS_Debtor_Id__c")[no_email["DebtorId"]]["Phone"] == "020-7654321"
     org.sandbox.sf_control.delete("calls")
     engine.run(CUSTOMERS, run_id="run-3")
-    assert {k: v for k, v in org.sandbox.sf_calls()["by_endpoint"].items() if k in WRITES} == {}
+    assert org.writes() == {}
 
 
 def test_a_person_without_a_last_name_is_quarantined(fresh_org: Callable[..., Org]) -> None:

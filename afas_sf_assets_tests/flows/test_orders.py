@@ -25,10 +25,6 @@ ENABLED = {
 }
 
 
-def records(org: Org, sobject: str, field: str) -> dict[str, dict[str, Any]]:
-    return {r[field]: r for r in org.sandbox.sf_records(sobject) if r.get(field)}
-
-
 def prepare(engine: SyncEngine) -> None:
     for flow in (PRODUCTS, CUSTOMERS, PRICES):
         engine.run(flow, run_id="setup")
@@ -43,7 +39,7 @@ def test_every_enabled_document_lands_once_with_its_lines_and_prices(fresh_org: 
     wanted = [d for d in documents if d["Status"] in ENABLED.get(d["DocumentType"], set())]
     assert report.created == len(wanted) and report.failed == report.waiting == 0
     assert report.counts["skipped"] == len(documents) - len(wanted)
-    orders = records(org, "Order", "AFAS_Order_Key__c")
+    orders = org.records("Order", "AFAS_Order_Key__c")
     assert set(orders) == {f"{d['DocumentType']}|{d['DocumentNumber']}" for d in wanted}
     accounts = {a["Id"]: a for a in org.sandbox.sf_records("Account")}
     books = {b["Id"]: b for b in org.sandbox.sf_records("Pricebook2")}
@@ -72,7 +68,7 @@ def test_every_enabled_document_lands_once_with_its_lines_and_prices(fresh_org: 
             assert entries[item["PricebookEntryId"]]["Pricebook2Id"] == order["Pricebook2Id"]
         assert order["TotalAmount"] == pytest.approx(sum(line["Quantity"] * line["UnitPrice"] for line in mine))
     again = engine.run(ORDERS, run_id="again")
-    assert again.created == 0 and len(records(org, "Order", "AFAS_Order_Key__c")) == len(wanted)
+    assert again.created == 0 and len(org.records("Order", "AFAS_Order_Key__c")) == len(wanted)
 
 
 def test_document_with_an_unknown_product_waits_and_lands_after_the_product_flow(fresh_org: Callable[..., Org]) -> None:
@@ -86,12 +82,12 @@ def test_document_with_an_unknown_product_waits_and_lands_after_the_product_flow
     key = f"order|{line['DocumentNumber']}"
     entry = org.state.entry("orders", key)
     assert entry is not None and entry.error_message == f"product {item} is not in Salesforce yet"
-    assert first.waiting >= 1 and key not in records(org, "Order", "AFAS_Order_Key__c")
+    assert first.waiting >= 1 and key not in org.records("Order", "AFAS_Order_Key__c")
     org.sandbox.upsert("AfasSf_Items", [{"ItemCode": item, "Barcode": None}])
     engine.run(PRODUCTS, run_id="products-2")
     engine.run(PRICES, run_id="prices-2")
     engine.run(ORDERS, run_id="orders-2")
-    assert key in records(org, "Order", "AFAS_Order_Key__c")
+    assert key in org.records("Order", "AFAS_Order_Key__c")
 
 
 def test_the_customer_is_made_on_demand_by_the_customer_rules(fresh_org: Callable[..., Org]) -> None:
@@ -114,7 +110,7 @@ def test_only_draft_orders_are_updated(fresh_org: Callable[..., Org]) -> None:
     engine = org.engine()
     prepare(engine)
     engine.run(ORDERS, run_id="orders-1")
-    orders = records(org, "Order", "AFAS_Order_Key__c")
+    orders = org.records("Order", "AFAS_Order_Key__c")
     draft_key, active_key = [k for k in orders if k.startswith("order|")][:2]
     sf = plain_salesforce(org.sandbox)
     sf.Order.update(orders[active_key]["Id"], {"Status": "Activated"})
@@ -124,7 +120,7 @@ def test_only_draft_orders_are_updated(fresh_org: Callable[..., Org]) -> None:
             [{"DocumentType": "order", "DocumentNumber": key.split("|")[1], "InvoiceNumber": "F-" + key.split("|")[1]}],
         )
     report = engine.run(ORDERS, run_id="orders-2")
-    orders = records(org, "Order", "AFAS_Order_Key__c")
+    orders = org.records("Order", "AFAS_Order_Key__c")
     assert orders[draft_key]["AFAS_Invoice_Number__c"] == "F-" + draft_key.split("|")[1]
     assert orders[active_key].get("AFAS_Invoice_Number__c") is None
     assert report.counts["skipped"] >= 1
@@ -319,7 +315,7 @@ def test_round_trip_ends_with_exactly_one_order_on_each_side(fresh_org: Callable
     assert mine[0]["AFAS_Order_Key__c"] == f"order|{document['DocumentNumber']}"
     accounts = [a for a in org.sandbox.sf_records("Account") if a.get("AFAS_Debtor_Id__c") == document["DebtorId"]]
     assert len(accounts) == 1 and accounts[0]["Id"] == mine[0]["AccountId"], "the debtor came back onto its account"
-    from_afas = records(org, "Order", "AFAS_Order_Key__c")
+    from_afas = org.records("Order", "AFAS_Order_Key__c")
     activated = [o for o in from_afas.values() if o.get("AFAS_Origin__c") == "afas"][:1]
     sf = plain_salesforce(org.sandbox)
     for order in activated:

@@ -16,16 +16,6 @@ from afas_sf_assets.sync.engine import SyncEngine
 from afas_sf_assets_tests.conftest import Org
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
 
-WRITES = ("PATCH composite", "POST composite", "POST sobjects", "PATCH sobjects", "POST jobs")
-
-
-def records(org: Org, sobject: str, field: str) -> dict[str, dict[str, Any]]:
-    return {r[field]: r for r in org.sandbox.sf_records(sobject) if r.get(field)}
-
-
-def writes(org: Org) -> dict[str, int]:
-    return {k: v for k, v in org.sandbox.sf_calls()["by_endpoint"].items() if k in WRITES}
-
 
 def catalog_and_customers(engine: SyncEngine) -> None:
     engine.run(PRODUCTS, run_id="setup")
@@ -39,10 +29,10 @@ def test_every_price_lands_in_its_groups_book_with_the_standard_entry(fresh_org:
     report = engine.run(PRICES, run_id="run")
     assert report.failed == 0 and report.waiting == 0
     prices = org.sandbox.rows("AfasSf_SalesPrices")
-    books = records(org, "Pricebook2", "AFAS_Price_Group__c")
+    books = org.records("Pricebook2", "AFAS_Price_Group__c")
     assert set(books) == {p["PriceGroup"] for p in prices}
-    entries = records(org, "PricebookEntry", "AFAS_Price_Key__c")
-    products = records(org, "Product2", "AFAS_Item_Code__c")
+    entries = org.records("PricebookEntry", "AFAS_Price_Key__c")
+    products = org.records("Product2", "AFAS_Item_Code__c")
     standard_book = next(b["Id"] for b in org.sandbox.sf_records("Pricebook2") if b.get("IsStandard"))
     standard_rows = {(p["ItemCode"], p["CurrencyId"]): p for p in prices if p["PriceGroup"] == "STANDAARD"}
     for price in prices:
@@ -59,7 +49,7 @@ def test_every_price_lands_in_its_groups_book_with_the_standard_entry(fresh_org:
     assert report.created == len(prices) + len({(p["ItemCode"], p["CurrencyId"]) for p in prices})
     org.sandbox.sf_control.delete("calls")
     engine.run(PRICES, run_id="again")
-    assert writes(org) == {}, "a second run without changes makes no write call"
+    assert org.writes() == {}, "a second run without changes makes no write call"
 
 
 def test_price_waits_for_its_product_and_its_price_group(fresh_org: Callable[..., Org]) -> None:
@@ -85,7 +75,7 @@ def test_price_waits_for_its_product_and_its_price_group(fresh_org: Callable[...
     assert waiting is not None and waiting.error_message == f"product {item} is not in Salesforce yet"
     unknown = org.state.entry("prices", f"ONBEKEND|{item}|EUR")
     assert unknown is not None and unknown.error_message == "price group ONBEKEND does not exist in AFAS"
-    assert records(org, "PricebookEntry", "AFAS_Price_Key__c") == {}
+    assert org.records("PricebookEntry", "AFAS_Price_Key__c") == {}
     engine.run(PRODUCTS, run_id="products")
     later = engine.run(PRICES, run_id="after-products")
     assert later.created > 0 and [f.key for f in later.failures] == [f"ONBEKEND|{item}|EUR"]
@@ -97,8 +87,8 @@ def test_customer_carries_its_price_group(fresh_org: Callable[..., Org]) -> None
     catalog_and_customers(engine)
     engine.run(PRICES, run_id="run")
     debtor = next(d for d in org.sandbox.rows("AfasSf_Debtors") if d["CompanyName"])
-    account = records(org, "Account", "AFAS_Debtor_Id__c")[debtor["DebtorId"]]
-    book = records(org, "Pricebook2", "AFAS_Price_Group__c")[debtor["PriceGroup"]]
+    account = org.records("Account", "AFAS_Debtor_Id__c")[debtor["DebtorId"]]
+    book = org.records("Pricebook2", "AFAS_Price_Group__c")[debtor["PriceGroup"]]
     assert account["AFAS_Price_Group__c"] == book["AFAS_Price_Group__c"]
 
 
@@ -118,7 +108,7 @@ def test_stock_is_the_configured_calculation_over_the_afas_rows(fresh_org: Calla
     engine.run(PRODUCTS, run_id="products")
     report = engine.run(STOCK_FLOW, run_id="stock")
     managed = {i["ItemCode"]: i["ManageStock"] for i in org.sandbox.rows("AfasSf_Items")}
-    products = records(org, "Product2", "AFAS_Item_Code__c")
+    products = org.records("Product2", "AFAS_Item_Code__c")
     expected = expected_stock(org, "available_minus_reserved")
     for code, quantity in expected.items():
         if managed[code] is False:
@@ -149,7 +139,7 @@ def test_another_calculation_and_a_warehouse_filter(fresh_org: Callable[..., Org
     engine.run(PRODUCTS, run_id="products")
     engine.run(STOCK_FLOW, run_id="stock")
     managed = {i["ItemCode"]: i["ManageStock"] for i in org.sandbox.rows("AfasSf_Items")}
-    products = records(org, "Product2", "AFAS_Item_Code__c")
+    products = org.records("Product2", "AFAS_Item_Code__c")
     for code, quantity in expected_stock(org, "physical", ["HOOFD"]).items():
         if managed[code] is not False:
             assert products[code]["AFAS_Stock__c"] == pytest.approx(quantity)
@@ -174,13 +164,13 @@ def test_only_changed_quantities_are_sent_and_a_change_in_one_warehouse_counts_a
     org.sandbox.sf_control.delete("calls")
     report = engine.run(STOCK_FLOW, run_id="stock-2")
     assert (report.updated, report.created) == (1, 0)
-    assert writes(org) == {"PATCH composite": 1}
-    assert records(org, "Product2", "AFAS_Item_Code__c")[code]["AFAS_Stock__c"] == pytest.approx(
+    assert org.writes() == {"PATCH composite": 1}
+    assert org.records("Product2", "AFAS_Item_Code__c")[code]["AFAS_Stock__c"] == pytest.approx(
         expected_stock(org, "available_minus_reserved")[code]
     )
     org.sandbox.sf_control.delete("calls")
     engine.run(STOCK_FLOW, run_id="stock-3")
-    assert writes(org) == {}
+    assert org.writes() == {}
 
 
 def test_stock_waits_for_its_product(fresh_org: Callable[..., Org]) -> None:
@@ -203,8 +193,8 @@ def test_product_items_per_location_where_field_service_exists(fresh_org: Callab
     engine.mappings_dir = mappings
     engine.run(PRODUCTS, run_id="products")
     engine.run(STOCK_FLOW, run_id="stock")
-    items = records(org, "ProductItem", "AFAS_Stock_Key__c")
-    locations = records(org, "Location", "AFAS_Warehouse__c")
+    items = org.records("ProductItem", "AFAS_Stock_Key__c")
+    locations = org.records("Location", "AFAS_Warehouse__c")
     managed = {i["ItemCode"]: i["ManageStock"] for i in org.sandbox.rows("AfasSf_Items")}
     for row in org.sandbox.rows("AfasSf_Stock"):
         if managed[row["ItemCode"]] is False:
@@ -217,7 +207,7 @@ def test_product_items_per_location_where_field_service_exists(fresh_org: Callab
 def make_orders(org: Org) -> dict[str, str]:
     """Orders as the orders flow puts them in Salesforce (keyed by AFAS order number)."""
     sf = plain_salesforce(org.sandbox)
-    accounts = records(org, "Account", "AFAS_Debtor_Id__c")
+    accounts = org.records("Account", "AFAS_Debtor_Id__c")
     ids = {}
     for note in org.sandbox.rows("AfasSf_DeliveryNotes"):
         number = note["OrderNumber"]
@@ -251,7 +241,7 @@ def test_split_deliveries_give_one_shipment_each_with_their_own_lines(
     shipment, line = (
         ("Shipment", "ShipmentItem") if "shipment" in features else ("AFAS_Shipment__c", "AFAS_Shipment_Line__c")
     )
-    shipments = records(org, shipment, "AFAS_Delivery_Note__c")
+    shipments = org.records(shipment, "AFAS_Delivery_Note__c")
     order_field = "AFAS_Order__c" if shipment == "Shipment" else "Order__c"
     parts: dict[str, int] = {}
     for note in notes:
@@ -261,7 +251,7 @@ def test_split_deliveries_give_one_shipment_each_with_their_own_lines(
         assert tracking == note["TrackTraceCode"]
         parts[note["OrderNumber"]] = parts.get(note["OrderNumber"], 0) + 1
     assert max(parts.values()) >= 2, "an order delivered in several parts"
-    lines = records(org, line, "AFAS_Line_Key__c")
+    lines = org.records(line, "AFAS_Line_Key__c")
     parent = "ShipmentId" if shipment == "Shipment" else "Shipment__c"
     for afas_line in org.sandbox.rows("AfasSf_DeliveryNoteLines"):
         record = lines[f"{afas_line['DeliveryNoteNumber']}|{afas_line['LineNumber']}"]
@@ -270,4 +260,4 @@ def test_split_deliveries_give_one_shipment_each_with_their_own_lines(
         assert {s["Provider"] for s in shipments.values()} <= {"PostNL", "DHL", "DPD", "UPS", "GLS", "FedEx", "Other"}
     org.sandbox.sf_control.delete("calls")
     engine.run(SHIPMENTS, run_id="again")
-    assert writes(org) == {}
+    assert org.writes() == {}
