@@ -64,7 +64,7 @@ class Sandbox:
             "SF_API_VERSION",
         )
         values: dict[str, Any] = {name[3:].lower(): self.env[name] for name in names}
-        values.update(bulk_poll_seconds=0.05, **overrides)
+        values.update({"bulk_poll_seconds": 0.05, **overrides})
         return SalesforceSettings(**values)
 
     def sf_put(self, knob: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -66,6 +66,8 @@ def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[st
 
 
 class SyncEngine:
+    # Rows per batch: large enough that a big load reaches the Bulk API 2.0 threshold (2,000 by default)
+    # and costs a handful of calls per batch, small enough that memory stays flat (a few MiB per batch).
     def __init__(
         self,
         afas: AfasClient,
@@ -73,7 +75,7 @@ class SyncEngine:
         state: State,
         *,
         mappings_dir: Path | None = None,
-        batch_size: int = 500,
+        batch_size: int = 5000,
         api_reserve: float = 0.2,
         mark_overlap: timedelta = timedelta(seconds=60),
         progress: Callable[[str], None] | None = None,
