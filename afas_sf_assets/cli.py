@@ -115,6 +115,28 @@ def _cmd_retry(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    _load_env_file(args.env_file)
+    from afas_sf_assets.headless import ensure_dagster_home
+    from afas_sf_assets.wizard import run_checks
+
+    ensure_dagster_home()
+    failed = 0
+    for check in run_checks(Path(args.mappings) if args.mappings else None):
+        print(check.line())
+        failed += not check.ok
+    print("everything is in place" if not failed else f"{failed} check(s) failed")
+    return 1 if failed else 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from afas_sf_assets.wizard import init
+
+    path = init(Path(args.env_file))
+    print(f"wrote {path}; next: afas-sf check --env-file {path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from afas_sf_assets.demo import run_demo
 
@@ -165,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--flow", nargs="+", metavar="FLOW")
     retry.add_argument("--env-file")
     retry.set_defaults(handler=_cmd_retry)
+
+    check = commands.add_parser("check", help="check every connection, connector, field and setting")
+    check.add_argument("--env-file")
+    check.add_argument("--mappings", help="folder of mapping files (default: the shipped ones)")
+    check.set_defaults(handler=_cmd_check)
+
+    init = commands.add_parser("init", help="ask for the settings and write them to a private env file")
+    init.add_argument("--env-file", default="afas-sf.env")
+    init.set_defaults(handler=_cmd_init)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")
     demo.add_argument("--dir", default=".sandbox", help="state directory for the sandboxes and Dagster")

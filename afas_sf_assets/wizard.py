@@ -1,0 +1,148 @@
+"""The setup wizard: `afas-sf init` asks for the settings, `afas-sf check` proves every connection.
+
+Each check says what it looked at and, when it fails, exactly what is missing — an unknown connector
+on the App Connector, a field the mapping reads that the GetConnector lacks, a Salesforce field the
+org does not have — so a first set-up is a list of things to fix, not a stack trace.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from afas_sf_assets.afas.client import AfasClient
+from afas_sf_assets.afas.connector_set import CONNECTOR_SET
+from afas_sf_assets.afas.settings import AfasSettings
+from afas_sf_assets.alerts import channels_from_env
+from afas_sf_assets.errors import AfasSfError
+from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.salesforce.settings import SalesforceSettings
+from afas_sf_assets.sync.engine import SyncEngine
+from afas_sf_assets.sync.flow import FlowContext
+from afas_sf_assets.sync.state import State
+
+UPDATE_CONNECTORS = ("KnSalesRelationOrg", "KnSalesRelationPer", "FbSales")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+
+
+def _settings_error(exc: ValidationError) -> str:
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+
+
+def run_checks(mappings_dir: Path | None = None) -> Iterator[Check]:
+    try:
+        afas_settings = AfasSettings()
+    except ValidationError as exc:
+        yield Check("AFAS settings", False, _settings_error(exc))
+        return
+    try:
+        sf_settings = SalesforceSettings()
+    except ValidationError as exc:
+        yield Check("Salesforce settings", False, _settings_error(exc))
+        return
+    with AfasClient(afas_settings) as afas, SalesforceClient(sf_settings) as salesforce:
+        try:
+            version = afas.profit_version()
+            meta = afas.metainfo()
+        except AfasSfError as exc:
+            yield Check("AFAS connection", False, f"{afas_settings.resolved_base_url}: {exc}")
+            return
+        yield Check("AFAS connection", True, f"Profit {version} at {afas_settings.resolved_base_url}")
+        present = {c.id for c in meta.get_connectors}
+        missing = sorted(set(CONNECTOR_SET) - present)
+        yield Check(
+            "AFAS GetConnectors",
+            not missing,
+            f"all {len(CONNECTOR_SET)} on the App Connector"
+            if not missing
+            else f"not on the App Connector: {', '.join(missing)} (import them: docs/afas-connectors.md)",
+        )
+        updates = sorted(set(UPDATE_CONNECTORS) - {c.id for c in meta.update_connectors})
+        yield Check(
+            "AFAS UpdateConnectors",
+            not updates,
+            "the order flow can write debtors and sales orders"
+            if not updates
+            else f"not on the App Connector: {', '.join(updates)}",
+        )
+        try:
+            count = salesforce.count("SELECT COUNT() FROM Pricebook2 WHERE IsStandard = true")
+        except AfasSfError as exc:
+            yield Check("Salesforce connection", False, f"{sf_settings.login_url} ({sf_settings.auth.value}): {exc}")
+            return
+        usage = salesforce.api_usage
+        yield Check(
+            "Salesforce connection",
+            count == 1,
+            f"logged in with {sf_settings.auth.value}; API usage {usage.used}/{usage.limit}"
+            if usage
+            else f"logged in with {sf_settings.auth.value}",
+        )
+        try:
+            state = State()
+            state.counts("products")
+            yield Check("State database", True, state.url.split("@")[-1])
+        except Exception as exc:
+            yield Check("State database", False, f"{type(exc).__name__}: {exc}")
+            return
+        engine = SyncEngine(afas, salesforce, state, mappings_dir=mappings_dir)
+        for flow in FLOWS:
+            try:
+                ctx = FlowContext(afas, salesforce, state, engine.load_mapping(flow), "check", True, engine=engine)
+                ctx.cache["flow"] = flow
+                reason = flow.skip_when(ctx) if flow.skip_when else None
+                if reason:
+                    yield Check(f"flow {flow.name}", True, f"nothing to do in this org ({reason})")
+                    continue
+                engine.preflight(ctx, flow)
+                yield Check(f"flow {flow.name}", True, "mapping fits AFAS and Salesforce")
+            except AfasSfError as exc:
+                yield Check(f"flow {flow.name}", False, str(exc))
+    channels = [c.name for c in channels_from_env()]
+    yield Check("Alerts", True, ", ".join(channels) if channels else "no channel configured (AFAS_SF_ALERT_…)")
+
+
+PROMPTS: tuple[tuple[str, str, bool], ...] = (
+    ("AFAS_ENVIRONMENT", "AFAS environment number (e.g. 12345)", False),
+    ("AFAS_ENVIRONMENT_TYPE", "AFAS environment type: production, test or accept", False),
+    ("AFAS_TOKEN", "AFAS App Connector token", True),
+    ("SF_LOGIN_URL", "Salesforce login URL (My Domain, or https://login.salesforce.com)", False),
+    ("SF_AUTH", "Salesforce OAuth flow: client_credentials, jwt or password", False),
+    ("SF_CONSUMER_KEY", "Salesforce connected app consumer key", False),
+    ("SF_CONSUMER_SECRET", "Salesforce connected app consumer secret (empty for jwt)", True),
+    ("SF_USERNAME", "Salesforce integration user (jwt and password flows)", False),
+    ("SF_PRIVATE_KEY_FILE", "Private key file for the JWT flow (empty otherwise)", False),
+)
+
+
+def init(path: Path, ask: Callable[[str, bool], str] | None = None) -> Path:
+    """Ask for each setting (secrets without echo) and write them to a private env file."""
+
+    def default_ask(question: str, secret: bool) -> str:
+        return getpass.getpass(f"{question}: ") if secret else input(f"{question}: ")
+
+    ask = ask or default_ask
+    lines = ["# afas-sf settings, written by `afas-sf init`. Keep this file private.\n"]
+    for name, question, secret in PROMPTS:
+        current = os.environ.get(name, "")
+        answer = ask(question + (" [keep current]" if current else ""), secret).strip() or current
+        if answer:
+            lines.append(f"{name}={answer}\n")
+    path.write_text("".join(lines))
+    path.chmod(0o600)
+    return path
