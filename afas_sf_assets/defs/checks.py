@@ -78,6 +78,29 @@ def _reconciliation_check(flow: Flow) -> dg.AssetChecksDefinition:
             drift = reconcile(engine, flow, run_id=context.run.run_id, repair=REPAIR)
         if drift.skipped:
             return dg.AssetCheckResult(passed=True, metadata={"skipped": drift.skipped})
+        if drift.total:
+            kinds = (
+                ("MISSING_IN_SALESFORCE", drift.missing_in_salesforce, "deleted in Salesforce"),
+                ("CHANGED_IN_SALESFORCE", drift.changed_in_salesforce, "modified in Salesforce after the last sync"),
+                ("GONE_FROM_AFAS", drift.gone_from_afas, "no longer in AFAS"),
+            )
+            alerts.send(
+                alerts.Alert(
+                    title=f"afas-sf: {drift.total} {flow.name} records drifted"
+                    + (" (repaired)" if drift.repaired else ""),
+                    flow=flow.name,
+                    run_id=context.run.run_id,
+                    run_url=alerts.run_url(context.run.run_id),
+                    counts={
+                        "missing_in_salesforce": len(drift.missing_in_salesforce),
+                        "changed_in_salesforce": len(drift.changed_in_salesforce),
+                        "gone_from_afas": len(drift.gone_from_afas),
+                    },
+                    records=[
+                        alerts.FailedRecord(key, code, None, meaning) for code, keys, meaning in kinds for key in keys
+                    ],
+                )
+            )
         return dg.AssetCheckResult(
             passed=drift.total == 0,
             severity=dg.AssetCheckSeverity.WARN,

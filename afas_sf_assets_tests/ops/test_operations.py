@@ -17,6 +17,7 @@ from afas_sf_assets.flows.catalog import PRODUCTS
 from afas_sf_assets.sync.reconcile import reconcile
 from afas_sf_assets.sync.state import ActivityEntry, RecordStatus, State
 from afas_sf_assets_tests.conftest import Org
+from afas_sf_assets_tests.receivers import webhook_receiver
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
 
 
@@ -100,7 +101,8 @@ def test_the_nightly_job_runs_every_flow_and_its_checks(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("AFAS_SF_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
     org.sandbox.upsert("AfasSf_Items", [{"ItemCode": "BAD-PRICE", "Description": "x", "BasicSalesPrice": "gratis"}])
-    with dg.instance_for_test() as instance:
+    with webhook_receiver() as (url, received), dg.instance_for_test() as instance:
+        monkeypatch.setenv("AFAS_SF_ALERT_WEBHOOK_URL", url)
         loaded = dg.Definitions(assets=ALL_ASSETS, asset_checks=CHECKS, resources=build_resources(), jobs=JOBS)
         result = loaded.resolve_job_def("nightly_sync").execute_in_process(instance=instance, raise_on_error=False)
         assert result.success
@@ -109,3 +111,8 @@ def test_the_nightly_job_runs_every_flow_and_its_checks(
     assert checks[("customers", "failed_records")].passed
     products = checks[("products", "failed_records")]
     assert not products.passed and "BAD-PRICE" in products.metadata["keys"].value
+    alerted = [payload for _, payload in received if payload["flow"] == "products"]
+    assert alerted and alerted[0]["records"][0]["key"] == "BAD-PRICE"
+    assert (
+        alerted[0]["records"][0]["code"] == "INVALID_VALUE" and alerted[0]["records"][0]["field"] == "BasicSalesPrice"
+    )
