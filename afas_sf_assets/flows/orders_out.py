@@ -41,6 +41,7 @@ class DebtorSettings(BaseModel):
     collective_account: str
     payment_condition: str
     default_debtor: str | None = None
+    update_address: bool = True
 
 
 class FinancialMutationSettings(BaseModel):
@@ -363,7 +364,7 @@ class OrdersToAfas:
                     "Email",
                 )
             if found:
-                return str(found[0]["DebtorId"]), None
+                return str(found[0]["DebtorId"]), self._update_address(found[0], order, dry_run)
         elif self.config.debtor.default_debtor:
             return self.config.debtor.default_debtor, None
         else:
@@ -380,6 +381,51 @@ class OrdersToAfas:
         except AfasError as exc:
             raise Problem("DEBTOR_REFUSED", f"AFAS refused the new debtor: {exc.external_message or exc}") from None
         return str(result["DbId"]), body
+
+    def _update_address(self, debtor: dict[str, Any], order: dict[str, Any], dry_run: bool) -> dict[str, Any] | None:
+        """The debtor found by e-mail gets the billing address Salesforce has, when it differs (as configured)."""
+        account = order.get("Account") or {}
+        if not self.config.debtor.update_address or not (account.get("BillingStreet") or account.get("BillingCity")):
+            return None
+        street, number, addition = split_street(account.get("BillingStreet"))
+        wanted = (
+            street,
+            int(number) if number else None,
+            addition,
+            account.get("BillingPostalCode"),
+            account.get("BillingCity"),
+        )
+        current = (
+            debtor.get("BillingStreet"),
+            debtor.get("BillingHouseNumber"),
+            debtor.get("BillingHouseNumberAddition"),
+            debtor.get("BillingPostalCode"),
+            debtor.get("BillingCity"),
+        )
+        if wanted == current:
+            return None
+        address = _address(
+            self.config,
+            account.get("BillingStreet"),
+            account.get("BillingPostalCode"),
+            account.get("BillingCity"),
+            account.get("BillingCountryCode"),
+        )
+        organisation = bool(debtor.get("CompanyName"))
+        party = "KnOrganisation" if organisation else "KnPerson"
+        body = element(
+            {"DbId": str(debtor["DebtorId"])},
+            objects={party: element({}, objects={"KnBasicAddressAdr": element(address)})},
+        )
+        if not dry_run:
+            try:
+                self.afas.update("KnSalesRelationOrg" if organisation else "KnSalesRelationPer", body)
+            except AfasError as exc:
+                raise Problem(
+                    "DEBTOR_UPDATE_REFUSED",
+                    f"AFAS refused the address update of debtor {debtor['DebtorId']}: {exc.external_message or exc}",
+                ) from None
+        return {"updated": body}
 
     def _new_debtor(
         self, order: dict[str, Any], email: str | None, contact: dict[str, Any]

@@ -227,7 +227,14 @@ def test_person_account_becomes_a_person_debtor_and_known_emails_reuse_the_debto
     known = next(d for d in org.sandbox.rows("AfasSf_Debtors") if d["Email"] and d["CompanyName"])
     debtors_before = len(org.sandbox.rows("AfasSf_Debtors"))
     sf = plain_salesforce(org.sandbox)
-    other = sf.Account.create({"Name": "Zelfde mail B.V."})["id"]
+    other = sf.Account.create(
+        {
+            "Name": "Zelfde mail B.V.",
+            "BillingStreet": "Nieuwe Gracht 40 bis",
+            "BillingPostalCode": "3512 LW",
+            "BillingCity": "Utrecht",
+        }
+    )["id"]
     sf.Contact.create({"AccountId": other, "LastName": "Dezelfde", "Email": known["Email"]})
     standard = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
     order2 = sf.Order.create(
@@ -240,6 +247,14 @@ def test_person_account_becomes_a_person_debtor_and_known_emails_reuse_the_debto
     assert person["CompanyName"] is None and person["ContactLastName"] == "Smit"
     (known_doc,) = afas_documents_for(org, order2)
     assert known_doc["DebtorId"] == known["DebtorId"], "found by e-mail, not created again"
+    updated = next(d for d in org.sandbox.rows("AfasSf_Debtors") if d["DebtorId"] == known["DebtorId"])
+    assert (
+        updated["BillingStreet"],
+        updated["BillingHouseNumber"],
+        updated["BillingHouseNumberAddition"],
+        updated["BillingCity"],
+    ) == ("Nieuwe Gracht", 40, "bis", "Utrecht"), "and updated with Salesforce's address"
+    assert updated["CompanyName"] == known["CompanyName"], "fields not sent stay as AFAS has them"
     assert len(org.sandbox.rows("AfasSf_Debtors")) == debtors_before + 1
 
 
