@@ -653,11 +653,11 @@ class Org:
             raise RecordError("INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.") from exc
         for name in [*parsed.fields, *soql.fields_in(parsed.where), *(o[0] for o in parsed.order_by)]:
             self._resolve_path(obj, name)
-        records = [
-            r
-            for r in self.store.iter_records(obj.name, include_deleted=include_deleted)
-            if self._matches(obj, parsed, r)
-        ]
+        candidates = self._indexed_candidates(obj, parsed.where, include_deleted)
+        source = (
+            candidates if candidates is not None else self.store.iter_records(obj.name, include_deleted=include_deleted)
+        )
+        records = [r for r in source if self._matches(obj, parsed, r)]
         for field_name, descending, nulls_last in reversed(parsed.order_by):
             nulls_at_end = nulls_last if nulls_last is not None else descending
             present = [r for r in records if self._value(obj, r, field_name) is not None]
@@ -668,6 +668,34 @@ class Org:
         if parsed.limit is not None:
             records = records[: parsed.limit]
         return parsed, obj, records
+
+    def _indexed_candidates(self, obj: SfObject, where: Any, include_deleted: bool) -> list[dict[str, Any]] | None:
+        """`Id` or a unique field `=` / `IN` a list, alone or ANDed with more: read those records only,
+        as Salesforce's own indexes would; anything else scans. The full WHERE is still applied after."""
+        conditions = where.parts if isinstance(where, soql.BoolOp) and where.op == "AND" else (where,)
+        for cond in conditions:
+            values: tuple[Any, ...] | None = None
+            if isinstance(cond, soql.Compare) and cond.op == "=" and cond.value is not None:
+                values = (cond.value,)
+            elif isinstance(cond, soql.InList) and not cond.negate:
+                values = cond.values
+            if values is None or "." in cond.field:
+                continue
+            definition = self.field(obj, cond.field)
+            if definition is None or not (definition.unique or definition.name == "Id"):
+                continue
+            found = []
+            for value in dict.fromkeys(str(v) for v in values):
+                record_id = (
+                    to_18(value)
+                    if definition.name == "Id"
+                    else self.store.find_unique(obj.name, definition.name, value)
+                )
+                hit = self.store.get_with_flag(record_id) if record_id else None
+                if hit and hit[0] == obj.name and (include_deleted or not hit[2]):
+                    found.append({**hit[1], "IsDeleted": hit[2]})
+            return found
+        return None
 
     def _matches(self, obj: SfObject, parsed: soql.Query, record: dict[str, Any]) -> bool:
         try:

@@ -82,6 +82,11 @@ class SfStore:
             return None
         return row[0], json.loads(row[1])
 
+    def get_with_flag(self, record_id: str) -> tuple[str, dict[str, Any], bool] | None:
+        """Object, record and whether it is deleted (queryAll sees deleted records too)."""
+        row = self.conn().execute("SELECT sobject, data, deleted FROM records WHERE id = ?", (record_id,)).fetchone()
+        return (row[0], json.loads(row[1]), bool(row[2])) if row else None
+
     def put(self, record_id: str, sobject: str, data: dict[str, Any]) -> None:
         seq = self.next_number("record_seq", 1)
         self.conn().execute(
