@@ -137,6 +137,17 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_metadata(args: argparse.Namespace) -> int:
+    from afas_sf_assets.salesforce.metadata import write_project
+
+    written = write_project(Path(args.out))
+    print(
+        f"wrote {len(written)} files to {args.out}; deploy with: "
+        f"sf project deploy start --source-dir {Path(args.out) / 'force-app'} --target-org <alias>"
+    )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from afas_sf_assets.demo import run_demo
 
@@ -196,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="ask for the settings and write them to a private env file")
     init.add_argument("--env-file", default="afas-sf.env")
     init.set_defaults(handler=_cmd_init)
+
+    metadata = commands.add_parser(
+        "metadata", help="write the Salesforce fields and objects afas-sf needs, as a Salesforce DX project to deploy"
+    )
+    metadata.add_argument("--out", default="salesforce-metadata")
+    metadata.set_defaults(handler=_cmd_metadata)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")
     demo.add_argument("--dir", default=".sandbox", help="state directory for the sandboxes and Dagster")

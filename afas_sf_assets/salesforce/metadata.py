@@ -1,0 +1,123 @@
+"""The project's Salesforce customisation as a Salesforce DX source project, from salesforce/schema.py.
+
+`afas-sf metadata --out DIR` writes it; `sf project deploy start --source-dir DIR/force-app` deploys the
+`AFAS_` fields on standard objects and the `AFAS_…__c` objects to any org. The `AFAS_` fields on objects
+that only some orgs have (Shipment, ProductCategory, Location, …) are in `DIR/optional/<feature>`, to
+deploy where the org has that feature.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from afas_sf_assets.salesforce.schema import OBJECTS, SfField, SfObject, SfType
+
+API_VERSION = "62.0"
+_TYPES = {
+    SfType.STRING: "Text",
+    SfType.TEXTAREA: "LongTextArea",
+    SfType.EMAIL: "Email",
+    SfType.PHONE: "Phone",
+    SfType.URL: "Url",
+    SfType.BOOLEAN: "Checkbox",
+    SfType.INT: "Number",
+    SfType.DOUBLE: "Number",
+    SfType.CURRENCY: "Currency",
+    SfType.PERCENT: "Percent",
+    SfType.DATE: "Date",
+    SfType.DATETIME: "DateTime",
+    SfType.PICKLIST: "Picklist",
+    SfType.REFERENCE: "Lookup",
+}
+_HEADER = '<?xml version="1.0" encoding="UTF-8"?>\n'
+_NS = 'xmlns="http://soap.sforce.com/2006/04/metadata"'
+
+
+def _label(name: str) -> str:
+    return name.removesuffix("__c").removeprefix("AFAS_").replace("_", " ").strip() or name
+
+
+def field_xml(sobject: SfObject, field: SfField) -> str:
+    kind = _TYPES[field.type]
+    parts = [
+        f"<fullName>{field.name}</fullName>",
+        f"<label>{escape(field.label or _label(field.name))[:40]}</label>",
+        f"<type>{kind}</type>",
+    ]
+    if kind == "Text":
+        parts.append(f"<length>{min(field.length, 255)}</length>")
+        if field.external_id:
+            parts += ["<externalId>true</externalId>", "<unique>true</unique>", "<caseSensitive>false</caseSensitive>"]
+    elif kind == "LongTextArea":
+        parts += [f"<length>{max(field.length, 256)}</length>", "<visibleLines>3</visibleLines>"]
+    elif kind in ("Number", "Currency", "Percent"):
+        scale = 0 if field.type is SfType.INT else 3 if kind == "Number" else 2
+        parts += ["<precision>18</precision>", f"<scale>{scale}</scale>"]
+    elif kind == "Checkbox":
+        parts.append(f"<defaultValue>{'true' if field.default else 'false'}</defaultValue>")
+    elif kind == "Picklist":
+        values = "".join(
+            f"<value><fullName>{escape(v)}</fullName><default>false</default><label>{escape(v)}</label></value>"
+            for v in field.picklist
+        )
+        parts.append(
+            f"<valueSet><restricted>true</restricted><valueSetDefinition>{values}</valueSetDefinition></valueSet>"
+        )
+    elif kind == "Lookup":
+        parts += [
+            f"<referenceTo>{field.reference_to[0]}</referenceTo>",
+            f"<relationshipName>{(field.relationship_name or '').removesuffix('__r')}</relationshipName>",
+            f"<relationshipLabel>{escape(_label(sobject.label))}</relationshipLabel>",
+            f"<deleteConstraint>{'Restrict' if field.required else 'SetNull'}</deleteConstraint>",
+        ]
+    if field.required and kind not in ("Checkbox",):
+        parts.append("<required>true</required>")
+    return f"{_HEADER}<CustomField {_NS}>\n    " + "\n    ".join(parts) + "\n</CustomField>\n"
+
+
+def object_xml(sobject: SfObject) -> str:
+    return (
+        f"{_HEADER}<CustomObject {_NS}>\n    <label>{escape(sobject.label)}</label>\n"
+        f"    <pluralLabel>{escape(sobject.label)}s</pluralLabel>\n"
+        "    <nameField><label>Name</label><type>Text</type></nameField>\n"
+        "    <deploymentStatus>Deployed</deploymentStatus>\n    <sharingModel>ReadWrite</sharingModel>\n"
+        "</CustomObject>\n"
+    )
+
+
+def write_project(out: Path) -> list[Path]:
+    """Write sfdx-project.json and force-app/…/objects; returns the files written."""
+    written = []
+    (out / "force-app" / "main" / "default" / "objects").mkdir(parents=True, exist_ok=True)
+    project = out / "sfdx-project.json"
+    project.write_text(
+        json.dumps(
+            {
+                "packageDirectories": [{"path": "force-app", "default": True}],
+                "name": "afas-sf",
+                "sourceApiVersion": API_VERSION,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    written.append(project)
+    for sobject in OBJECTS.values():
+        if sobject.feature is not None and not sobject.custom:
+            continue
+        folder = out / "force-app" / "main" / "default" / "objects" / sobject.name
+        fields = [f for f in sobject.fields if f.custom and f.name != "Name"]
+        if not fields and not sobject.custom:
+            continue
+        (folder / "fields").mkdir(parents=True, exist_ok=True)
+        if sobject.custom:
+            path = folder / f"{sobject.name}.object-meta.xml"
+            path.write_text(object_xml(sobject))
+            written.append(path)
+        for field in fields:
+            path = folder / "fields" / f"{field.name}.field-meta.xml"
+            path.write_text(field_xml(sobject, field))
+            written.append(path)
+    return written
