@@ -30,6 +30,10 @@ class FilterValueInvalid(Exception):
     pass
 
 
+# Fields the sandbox itself looks rows up by (ImageConnector, and the order flows' filters).
+LOOKUP_INDEXES = {"AfasSf_Items": ("ImageId",), "AfasSf_Debtors": ("Email",), "AfasSf_SalesDocuments": ("Reference",)}
+
+
 def _table(connector: str) -> str:
     return f'"c_{connector}"'
 
@@ -124,7 +128,8 @@ class AfasStore:
             conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
             for spec in CONNECTOR_SET.values():
                 conn.execute(f"CREATE TABLE IF NOT EXISTS {_table(spec.id)} (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
-                for field in {*spec.key, *([spec.modified_field] if spec.modified_field else [])}:
+                indexed = {*spec.key, *([spec.modified_field] if spec.modified_field else [])}
+                for field in indexed | set(LOOKUP_INDEXES.get(spec.id, ())):
                     expression, data_type = _column(spec, field)
                     collate = " COLLATE NOCASE" if data_type is FieldType.STRING else ""
                     conn.execute(
