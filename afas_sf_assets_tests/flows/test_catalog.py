@@ -254,3 +254,27 @@ def test_categories_flow_waits_for_a_missing_parent(fresh_org: Callable[..., Org
     org.sandbox.upsert("AfasSf_ItemGroups", [{"GroupCode": "WEES", "Description": "Wees", "ParentGroupCode": "WEG"}])
     report = org.engine().run(CATEGORIES, run_id="run")
     assert [(f.key, f.message) for f in report.failures] == [("WEES", "parent category WEG is not in Salesforce yet")]
+
+
+@pytest.mark.parametrize("scan_above", [1000, 10])
+def test_a_lost_ledger_never_overwrites_create_only_fields(
+    fresh_org: Callable[..., Org], scan_above: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records the ledger does not know are looked up in Salesforce first: by chunked IN look-ups, or
+    (many unknown keys) by reading the object's external ids once."""
+    import afas_sf_assets.sync.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "SCAN_ABOVE", scan_above)
+    org = fresh_org()
+    engine = org.engine()
+    engine.run(PRODUCTS, run_id="run-1")
+    code = org.sandbox.rows("AfasSf_Items")[3]["ItemCode"]
+    product = org.records()[code]
+    engine.salesforce.sf.Product2.update(product["Id"], {"Description": "Verrijkt in Salesforce"})
+    org.state.reset("products")
+    org.sandbox.sf_control.delete("calls")
+    report = engine.run(PRODUCTS, run_id="run-2")
+    assert report.created == 0 and report.updated == len(org.sandbox.rows("AfasSf_Items"))
+    assert org.records()[code]["Description"] == "Verrijkt in Salesforce"
+    queries = org.sandbox.sf_calls()["by_endpoint"].get("GET query", 0)
+    assert queries <= (3 if scan_above == 10 else 30)
