@@ -128,10 +128,10 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
         return
     # A version is uploaded once: VersionData cannot be updated, and a lost ledger must not resend it.
     version_keys = {work.key: f"{work.key}|{identity}"[:80] for work, identity in todo}
-    uploaded = ctx.salesforce.ids_by_external_id("ContentVersion", "AFAS_Image_Key__c", version_keys.values())
+    uploaded = ctx.existing_ids("ContentVersion", "AFAS_Image_Key__c", version_keys.values())
     records, sending = [], []
     for work, identity in todo:
-        if version_keys[work.key] in uploaded:
+        if version_keys[work.key].lower() in uploaded:
             continue
         image = ctx.afas.get_image(work.row["ImageId"])
         extension = _EXTENSIONS.get(image.mimetype or "", "bin")
@@ -157,9 +157,11 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
             documents[row["Id"]] = row["ContentDocumentId"]
     image_entries, product_entries = [], []
     for work, identity in todo:
-        if version_keys[work.key] in uploaded:
+        if version_keys[work.key].lower() in uploaded:
             image_entries.append(
-                LedgerEntry(work.key, documents.get(uploaded[version_keys[work.key]]), identity, RecordStatus.SYNCED)
+                LedgerEntry(
+                    work.key, documents.get(uploaded[version_keys[work.key].lower()]), identity, RecordStatus.SYNCED
+                )
             )
     for (work, identity), outcome in zip(sending, outcomes, strict=True):
         if outcome.success and outcome.id:

@@ -34,8 +34,6 @@ from afas_sf_assets.sync.state import RETRIED, ActivityEntry, LedgerEntry, Recor
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
-# Unknown keys in one batch beyond which the object's external ids are read once instead of looked up.
-SCAN_ABOVE = 1000
 # A bulk job costs a handful of calls whatever its size (create, upload, close, polls, results).
 BULK_JOB_CALLS = 8
 
@@ -402,23 +400,8 @@ class SyncEngine:
                 if value not in (None, ""):
                     by_target.setdefault(target, {})[str(value).lower()] = work
         for target, values in by_target.items():
-            cache_key = ("external_ids", target)
-            if cache_key not in ctx.cache and len(values) > SCAN_ABOVE:
-                # Many unknown keys (a first load): reading the object's external ids once, 2,000 a call,
-                # costs far fewer calls than asking for them ~90 at a time.
-                ctx.cache[cache_key] = {
-                    str(row[target.external_id]).lower(): row["Id"]
-                    for row in self.salesforce.iter_query(
-                        f"SELECT Id, {target.external_id} FROM {target.object} WHERE {target.external_id} != null"
-                    )
-                }
-            if cache_key in ctx.cache:
-                known: dict[str, str] = ctx.cache[cache_key]
-                found = {value: known[value] for value in values if value in known}
-            else:
-                found = self.salesforce.ids_by_external_id(target.object, target.external_id, list(values))
-            for value, record_id in found.items():
-                values[value.lower()].target_id = record_id
+            for value, record_id in ctx.existing_ids(target.object, target.external_id, values).items():
+                values[value].target_id = record_id
 
     def _within_budget(self, records: int, report: FlowReport) -> bool:
         if records == 0 or self.api_reserve <= 0:

@@ -262,9 +262,9 @@ def test_a_lost_ledger_never_overwrites_create_only_fields(
 ) -> None:
     """Records the ledger does not know are looked up in Salesforce first: by chunked IN look-ups, or
     (many unknown keys) by reading the object's external ids once."""
-    import afas_sf_assets.sync.engine as engine_module
+    import afas_sf_assets.sync.flow as flow_module
 
-    monkeypatch.setattr(engine_module, "SCAN_ABOVE", scan_above)
+    monkeypatch.setattr(flow_module, "SCAN_ABOVE", scan_above)
     org = fresh_org()
     engine = org.engine()
     engine.run(PRODUCTS, run_id="run-1")
