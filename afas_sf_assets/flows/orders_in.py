@@ -207,11 +207,24 @@ def order_lines(ctx: FlowContext, written: list[Work]) -> None:
                     "PricebookEntry": {"AFAS_Price_Key__c": entry},
                 }
             )
+    # The order products the project made before: kept when AFAS still has the line, else removed.
+    existing: dict[str, str] = {}
+    order_ids = [w.target_id for w in documents if w.target_id]
+    for start in range(0, len(order_ids), 200):
+        quoted = ",".join(quote_soql_value(i) for i in order_ids[start : start + 200])
+        for row in ctx.salesforce.iter_query(
+            f"SELECT Id, AFAS_Line_Key__c FROM OrderItem WHERE OrderId IN ({quoted}) AND AFAS_Line_Key__c != null"
+        ):
+            existing[str(row["AFAS_Line_Key__c"])] = row["Id"]
+    current = {r["AFAS_Line_Key__c"] for r in records}
+    removed = [record_id for key, record_id in existing.items() if key not in current]
+    if removed:
+        outcomes = ctx.salesforce.delete_records(removed)
+        ctx.count("lines_removed", sum(o.success for o in outcomes))
     if not records:
         return
-    known = ctx.salesforce.ids_by_external_id("OrderItem", "AFAS_Line_Key__c", [r["AFAS_Line_Key__c"] for r in records])
     for record in records:
-        if record["AFAS_Line_Key__c"] in known:
+        if record["AFAS_Line_Key__c"] in existing:
             # An order product's order and price book entry are fixed once it exists.
             del record["Order"], record["PricebookEntry"]
     outcomes = ctx.salesforce.upsert("OrderItem", "AFAS_Line_Key__c", records)

@@ -387,6 +387,27 @@ class SalesforceClient:
                 )
         return outcomes
 
+    def delete_records(self, ids: Sequence[str]) -> list[UpsertOutcome]:
+        """Delete records by id (collections of 200, allOrNone false); one outcome per id, in order."""
+        outcomes: list[UpsertOutcome] = []
+        for start in range(0, len(ids), COLLECTION_SIZE):
+            chunk = list(ids[start : start + COLLECTION_SIZE])
+            results = self._call(
+                lambda sf, c=chunk: sf.restful(
+                    "composite/sobjects", method="DELETE", params={"ids": ",".join(c), "allOrNone": "false"}
+                ),
+                what=f"delete {len(chunk)} records",
+            )
+            for record_id, result in zip(chunk, results or [], strict=True):
+                outcomes.append(
+                    UpsertOutcome(
+                        record_id,
+                        id=record_id,
+                        errors=() if result.get("success") else details_from(result.get("errors") or []),
+                    )
+                )
+        return outcomes
+
     def delete(self, sobject: str, record_id: str) -> None:
         self._call(lambda sf: getattr(sf, sobject).delete(record_id), what=f"delete {sobject}")
 

@@ -126,6 +126,46 @@ def test_only_draft_orders_are_updated(fresh_org: Callable[..., Org]) -> None:
     assert report.counts["skipped"] >= 1
 
 
+def test_a_line_removed_in_afas_leaves_the_draft_order(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    prepare(engine)
+    engine.run(ORDERS, run_id="orders-1")
+    lines = org.sandbox.rows("AfasSf_SalesDocumentLines")
+    number = next(
+        line["DocumentNumber"]
+        for line in lines
+        if line["DocumentType"] == "order"
+        and line["LineNumber"] == 2
+        and any(
+            d["DocumentNumber"] == line["DocumentNumber"]
+            and d["DocumentType"] == "order"
+            and d["Status"] in ENABLED["order"]
+            for d in org.sandbox.rows("AfasSf_SalesDocuments")
+        )
+    )
+    key = f"order|{number}"
+    before = [i for i in org.sandbox.sf_records("OrderItem") if i["AFAS_Line_Key__c"].startswith(key + "|")]
+    org.sandbox.delete(
+        "AfasSf_SalesDocumentLines", {"DocumentType": "order", "DocumentNumber": number, "LineNumber": 2}
+    )
+    org.sandbox.upsert("AfasSf_SalesDocuments", [{"DocumentType": "order", "DocumentNumber": number}])
+    report = engine.run(ORDERS, run_id="orders-2")
+    after = [i for i in org.sandbox.sf_records("OrderItem") if i["AFAS_Line_Key__c"].startswith(key + "|")]
+    assert report.counts["lines_removed"] == 1
+    assert sorted(i["AFAS_Line_Key__c"] for i in after) == sorted(
+        i["AFAS_Line_Key__c"] for i in before if i["AFAS_Line_Key__c"] != f"{key}|2"
+    )
+    remaining = [
+        line
+        for line in org.sandbox.rows("AfasSf_SalesDocumentLines")
+        if (line["DocumentType"], line["DocumentNumber"]) == ("order", number)
+    ]
+    assert org.records("Order", "AFAS_Order_Key__c")[key]["TotalAmount"] == pytest.approx(
+        sum(line["Quantity"] * line["UnitPrice"] for line in remaining)
+    )
+
+
 def salesforce_order(
     org: Org, *, person: bool = False, email: str = "inkoop@nieuwe-klant.example", items: int = 2
 ) -> str:
