@@ -49,6 +49,11 @@ def record_key(row: dict[str, Any], key_fields: tuple[str, ...]) -> str | None:
     return "|".join(str(v) for v in values)
 
 
+def key_values(key: str, key_fields: tuple[str, ...]) -> list[str]:
+    """A record key back into its field values; the last field may itself hold a `|`."""
+    return key.split("|", len(key_fields) - 1)
+
+
 def payload_hash(work: Work, hash_also: tuple[str, ...] = ()) -> str:
     assert work.record is not None
     body = {
@@ -148,7 +153,9 @@ class SyncEngine:
         source = mapping.source
         for start in range(0, len(keys), 200):
             groups = tuple(
-                tuple(Condition(f, Operator.EQ, v) for f, v in zip(source.key, key.split("|"), strict=False))
+                tuple(
+                    Condition(f, Operator.EQ, v) for f, v in zip(source.key, key_values(key, source.key), strict=True)
+                )
                 for key in keys[start : start + 200]
             )
             rows = list(self.afas.iter_rows(source.connector, key=source.key, where=Where(groups)))
@@ -217,7 +224,9 @@ class SyncEngine:
         for start in range(0, len(retry), 200):
             chunk = retry[start : start + 200]
             groups = tuple(
-                tuple(Condition(f, Operator.EQ, v) for f, v in zip(source.key, key.split("|"), strict=False))
+                tuple(
+                    Condition(f, Operator.EQ, v) for f, v in zip(source.key, key_values(key, source.key), strict=True)
+                )
                 for key in chunk
             )
             rows = (

@@ -278,3 +278,16 @@ def test_a_lost_ledger_never_overwrites_create_only_fields(
     assert org.records()[code]["Description"] == "Verrijkt in Salesforce"
     queries = org.sandbox.sf_calls()["by_endpoint"].get("GET query", 0)
     assert queries <= (3 if scan_above == 10 else 30)
+
+
+def test_a_failed_record_whose_key_holds_a_separator_is_retried(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    # An old modification date keeps the row out of the incremental read: only the retry can find it.
+    old = "2026-01-01T00:00:00Z"
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": "JAS|XL", "Description": "Jas", "Barcode": "X" * 30,
+                                         "ModifiedDate": old}])
+    assert [f.key for f in engine.run(PRODUCTS, run_id="run-1").failures] == ["JAS|XL"]
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": "JAS|XL", "Barcode": None, "ModifiedDate": old}])
+    report = engine.run(PRODUCTS, run_id="run-2")  # no new modification date: only the retry finds it
+    assert report.failed == 0 and "JAS|XL" in org.records()
