@@ -123,3 +123,19 @@ def test_cli_sync_runs_every_flow_and_exits_non_zero_when_a_flow_fails(org_env: 
     )
     assert failed.returncode == 1
     assert "401" in failed.stderr and "0" * 64 not in failed.stderr + failed.stdout
+
+
+def test_no_secret_reaches_the_event_log(org_env: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logs, metadata and errors of a good run and of a failing one hold no secret value."""
+    secrets = [org_env.sandbox.env[name] for name in ("AFAS_TOKEN", "SF_CONSUMER_SECRET", "SF_PASSWORD",
+                                                      "SF_SECURITY_TOKEN")]
+    targets = [dg.AssetKey(["salesforce", name]) for name in ("products", "customers")]
+    with dg.instance_for_test() as instance:
+        good = dg.materialize(ALL_ASSETS, resources=build_resources(), instance=instance, selection=targets)
+        monkeypatch.setenv("SF_CONSUMER_SECRET", "not-the-secret-" + secrets[1][:8])
+        bad = dg.materialize(ALL_ASSETS, resources=build_resources(), instance=instance, selection=targets,
+                             raise_on_error=False)
+        assert good.success and not bad.success
+        for run_id in (good.run_id, bad.run_id):
+            text = "\n".join(str(record) for record in instance.all_logs(run_id))
+            assert text and not any(secret in text for secret in secrets)
