@@ -24,7 +24,10 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     env = os.environ.get
     return {
         "afas": AfasResource(
-            token=dg.EnvVar("AFAS_TOKEN"),
+            token=_optional("AFAS_TOKEN"),
+            auth=env("AFAS_AUTH", "token"),
+            client_id=env("AFAS_CLIENT_ID"),
+            client_secret=_optional("AFAS_CLIENT_SECRET"),
             base_url=env("AFAS_BASE_URL"),
             environment=env("AFAS_ENVIRONMENT"),
             environment_type=env("AFAS_ENVIRONMENT_TYPE", "production"),

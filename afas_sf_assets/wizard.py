@@ -120,7 +120,7 @@ def run_checks(mappings_dir: Path | None = None) -> Iterator[Check]:
 PROMPTS: tuple[tuple[str, str, bool], ...] = (
     ("AFAS_ENVIRONMENT", "AFAS environment number (e.g. 12345)", False),
     ("AFAS_ENVIRONMENT_TYPE", "AFAS environment type: production, test or accept", False),
-    ("AFAS_TOKEN", "AFAS App Connector token", True),
+    ("AFAS_TOKEN", "AFAS App Connector token (empty when using OAuth)", True),
     ("SF_LOGIN_URL", "Salesforce login URL (My Domain, or https://login.salesforce.com)", False),
     ("SF_AUTH", "Salesforce OAuth flow: client_credentials, jwt or password", False),
     ("SF_CONSUMER_KEY", "Salesforce connected app consumer key", False),

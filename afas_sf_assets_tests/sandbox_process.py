@@ -134,7 +134,7 @@ def start_sandbox(directory: Path, *args: str) -> Sandbox:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + 120
-    while not (env_file.exists() and "SF_SANDBOX_URL" in env_file.read_text()):
+    while not (env_file.exists() and env_file.read_text().endswith("\n") and "SF_SANDBOX_URL" in env_file.read_text()):
         if process.poll() is not None:
             raise RuntimeError(f"sandbox exited with {process.returncode}; see {log.name}")
         if time.monotonic() > deadline:

@@ -97,13 +97,16 @@ class AfasClient:
         self._slots = threading.BoundedSemaphore(settings.max_in_flight)
         self._calls = 0
         self._calls_lock = threading.Lock()
+        self._bearer: str | None = None
+        self._auth_lock = threading.Lock()
         headers = {
-            "Authorization": settings.authorization(),
             "Accept": "application/json",
             "Accept-Language": settings.language,
         }
         if settings.integration_id:
             headers["IntegrationId"] = settings.integration_id
+        if settings.auth == "token":
+            headers["Authorization"] = settings.authorization()
         verify: ssl.SSLContext | bool = True
         if settings.ca_bundle:
             verify = ssl.create_default_context(cafile=str(settings.ca_bundle))
@@ -248,6 +251,31 @@ class AfasClient:
 
     # -- transport ---------------------------------------------------------------------------
 
+    def _oauth_header(self) -> dict[str, str] | None:
+        if self.settings.auth != "oauth":
+            return None
+        with self._auth_lock:
+            if self._bearer is None:
+                self._bearer = self._fetch_bearer()
+            return {"Authorization": f"Bearer {self._bearer}"}
+
+    def _fetch_bearer(self) -> str:
+        secret = self.settings.client_secret.get_secret_value() if self.settings.client_secret else ""
+        try:
+            response = self._http.post(
+                "oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.settings.client_id or "",
+                    "client_secret": secret,
+                },
+            )
+        except httpx.TransportError as exc:
+            raise AfasConnectionError(f"POST oauth/token: no answer from AFAS ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise _status_error("POST", "oauth/token", response)
+        return str(response.json()["access_token"])
+
     def _get_json(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         return self._request("GET", path, params=params).json()
 
@@ -260,6 +288,7 @@ class AfasClient:
         json_body: Any = None,
     ) -> httpx.Response:
         attempt = 0
+        renewed = False
         while True:
             attempt += 1
             error: AfasError
@@ -267,7 +296,9 @@ class AfasClient:
                 with self._slots:
                     with self._calls_lock:
                         self._calls += 1
-                    response = self._http.request(method, path, params=params, json=json_body)
+                    response = self._http.request(
+                        method, path, params=params, json=json_body, headers=self._oauth_header()
+                    )
             except httpx.TransportError as exc:
                 error = AfasConnectionError(
                     f"{method} {path}: no answer from AFAS ({type(exc).__name__})",
@@ -278,6 +309,11 @@ class AfasClient:
             else:
                 if response.is_success:
                     return response
+                if response.status_code == 401 and self.settings.auth == "oauth" and not renewed:
+                    # A bearer token expired: fetch a new one once, and try again.
+                    self._bearer, renewed = None, True
+                    attempt -= 1
+                    continue
                 error = _status_error(method, path, response)
                 retryable = _is_retryable(method, error)
             delay = self.retry.delay(attempt, error.retry_after) if retryable else None

@@ -7,6 +7,7 @@ import binascii
 import re
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,7 +64,11 @@ class AfasSettings(BaseSettings):
     environment: str | None = Field(default=None, pattern=r"^\d{4,6}$")
     environment_type: EnvironmentType = EnvironmentType.PRODUCTION
     base_url: str | None = None
-    token: SecretStr
+    # `token` (an App Connector token, the usual) or `oauth` (client credentials, newer environments).
+    auth: Literal["token", "oauth"] = "token"
+    token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
     ca_bundle: Path | None = None
     integration_id: str | None = None
     language: str = "en-us"
@@ -77,6 +82,10 @@ class AfasSettings(BaseSettings):
     def _needs_a_location(self) -> AfasSettings:
         if not self.base_url and not self.environment:
             raise ValueError("set AFAS_ENVIRONMENT (the environment number) or AFAS_BASE_URL")
+        if self.auth == "token" and self.token is None:
+            raise ValueError("set AFAS_TOKEN (or AFAS_AUTH=oauth with AFAS_CLIENT_ID and AFAS_CLIENT_SECRET)")
+        if self.auth == "oauth" and not (self.client_id and self.client_secret):
+            raise ValueError("AFAS_AUTH=oauth needs AFAS_CLIENT_ID and AFAS_CLIENT_SECRET")
         return self
 
     @property
@@ -86,4 +95,7 @@ class AfasSettings(BaseSettings):
         return f"https://{self.environment}.{_HOST_BY_TYPE[self.environment_type]}/ProfitRestServices"
 
     def authorization(self) -> str:
+        """The token's header value (the OAuth flow gets its bearer token from AFAS at run time)."""
+        if self.token is None:
+            raise ConfigurationError("AFAS_TOKEN is not set")
         return authorization_value(self.token.get_secret_value())

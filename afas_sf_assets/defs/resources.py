@@ -17,7 +17,10 @@ from afas_sf_assets.sync.state import State
 class AfasResource(dg.ConfigurableResource):
     """An AFAS Profit environment. Give `base_url`, or `environment` with `environment_type`."""
 
-    token: str = Field(description="App Connector token: 64 hex, the <token> XML, or its base64 form")
+    token: str | None = Field(default=None, description="App Connector token: 64 hex, the <token> XML, or base64")
+    auth: str = Field(default="token", description="token, or oauth (client credentials)")
+    client_id: str | None = None
+    client_secret: str | None = None
     base_url: str | None = Field(default=None, description="Overrides environment and type (e.g. a sandbox)")
     environment: str | None = Field(default=None, description="Environment number, e.g. 12345")
     environment_type: str = Field(default=EnvironmentType.PRODUCTION.value)

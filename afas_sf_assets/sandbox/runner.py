@@ -167,6 +167,11 @@ def run_sandboxes(options: SandboxOptions) -> Iterator[dict[str, str]]:
     if token is None:
         token = secrets.token_hex(32).upper()
         store.set_meta("token", token)
+    if store.get_meta("oauth_client") is None:
+        store.set_meta(
+            "oauth_client", {"client_id": "afas-sf-" + secrets.token_hex(4), "client_secret": secrets.token_urlsafe(24)}
+        )
+    oauth = store.get_meta("oauth_client")
     seed_afas(store, options)
     sf_store = SfStore(directory / "salesforce" / "org.sqlite")
     sf_settings = prepare_salesforce(sf_store, directory / "salesforce", options)
@@ -183,6 +188,8 @@ def run_sandboxes(options: SandboxOptions) -> Iterator[dict[str, str]]:
         settings = {
             "AFAS_BASE_URL": f"{base}/ProfitRestServices",
             "AFAS_TOKEN": token,
+            "AFAS_CLIENT_ID": oauth["client_id"],
+            "AFAS_CLIENT_SECRET": oauth["client_secret"],
             "AFAS_CA_BUNDLE": str(tls.ca_cert),
             "AFAS_SANDBOX_URL": f"{base}/_sandbox",
             **sf_settings,

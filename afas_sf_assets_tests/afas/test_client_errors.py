@@ -165,3 +165,23 @@ def test_no_connection_close_header(clean_sandbox: Sandbox, afas: AfasClient) ->
     calls = clean_sandbox.calls()
     assert calls["total"] >= 2
     assert calls["connection_close"] == 0
+
+
+def test_oauth_client_credentials_and_a_renewed_bearer(clean_sandbox: Sandbox) -> None:
+    settings = clean_sandbox.afas_settings(
+        auth="oauth",
+        token=None,
+        client_id=clean_sandbox.env["AFAS_CLIENT_ID"],
+        client_secret=clean_sandbox.env["AFAS_CLIENT_SECRET"],
+    )
+    with AfasClient(settings, retry=FAST_RETRY) as client:
+        assert read_groups(client)
+        clean_sandbox.control.delete("oauth").raise_for_status()  # every bearer token expires now
+        assert read_groups(client), "a new bearer token was fetched once"
+    wrong = clean_sandbox.afas_settings(
+        auth="oauth", token=None, client_id=clean_sandbox.env["AFAS_CLIENT_ID"], client_secret="wrong-secret-value"
+    )
+    with AfasClient(wrong, retry=FAST_RETRY) as client, pytest.raises(AfasAuthenticationError) as caught:
+        read_groups(client)
+    assert "wrong-secret-value" not in str(caught.value)
+    assert clean_sandbox.env["AFAS_CLIENT_SECRET"] not in str(caught.value)

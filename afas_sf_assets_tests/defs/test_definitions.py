@@ -127,15 +127,31 @@ def test_cli_sync_runs_every_flow_and_exits_non_zero_when_a_flow_fails(org_env: 
 
 def test_no_secret_reaches_the_event_log(org_env: Org, monkeypatch: pytest.MonkeyPatch) -> None:
     """Logs, metadata and errors of a good run and of a failing one hold no secret value."""
-    secrets = [org_env.sandbox.env[name] for name in ("AFAS_TOKEN", "SF_CONSUMER_SECRET", "SF_PASSWORD",
-                                                      "SF_SECURITY_TOKEN")]
+    secrets = [
+        org_env.sandbox.env[name] for name in ("AFAS_TOKEN", "SF_CONSUMER_SECRET", "SF_PASSWORD", "SF_SECURITY_TOKEN")
+    ]
     targets = [dg.AssetKey(["salesforce", name]) for name in ("products", "customers")]
     with dg.instance_for_test() as instance:
         good = dg.materialize(ALL_ASSETS, resources=build_resources(), instance=instance, selection=targets)
         monkeypatch.setenv("SF_CONSUMER_SECRET", "not-the-secret-" + secrets[1][:8])
-        bad = dg.materialize(ALL_ASSETS, resources=build_resources(), instance=instance, selection=targets,
-                             raise_on_error=False)
+        bad = dg.materialize(
+            ALL_ASSETS, resources=build_resources(), instance=instance, selection=targets, raise_on_error=False
+        )
         assert good.success and not bad.success
         for run_id in (good.run_id, bad.run_id):
             text = "\n".join(str(record) for record in instance.all_logs(run_id))
             assert text and not any(secret in text for secret in secrets)
+
+
+def test_afas_oauth_instead_of_a_token(org_env: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AFAS_TOKEN")
+    monkeypatch.setenv("AFAS_AUTH", "oauth")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            ALL_ASSETS,
+            resources=build_resources(),
+            instance=instance,
+            selection=[dg.AssetKey(["salesforce", "customers"])],
+        )
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["created"].value == len(org_env.sandbox.rows("AfasSf_Debtors"))

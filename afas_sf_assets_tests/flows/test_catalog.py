@@ -285,8 +285,9 @@ def test_a_failed_record_whose_key_holds_a_separator_is_retried(fresh_org: Calla
     engine = org.engine()
     # An old modification date keeps the row out of the incremental read: only the retry can find it.
     old = "2026-01-01T00:00:00Z"
-    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": "JAS|XL", "Description": "Jas", "Barcode": "X" * 30,
-                                         "ModifiedDate": old}])
+    org.sandbox.upsert(
+        "AfasSf_Items", [{"ItemCode": "JAS|XL", "Description": "Jas", "Barcode": "X" * 30, "ModifiedDate": old}]
+    )
     assert [f.key for f in engine.run(PRODUCTS, run_id="run-1").failures] == ["JAS|XL"]
     org.sandbox.upsert("AfasSf_Items", [{"ItemCode": "JAS|XL", "Barcode": None, "ModifiedDate": old}])
     report = engine.run(PRODUCTS, run_id="run-2")  # no new modification date: only the retry finds it

@@ -12,10 +12,12 @@ import binascii
 import json
 import random
 import re
+import secrets
+import time
 import uuid
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qs, parse_qsl, unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -65,6 +67,7 @@ class AfasSandboxApp:
                 Route("/_sandbox/rows/{connector}", self.sandbox_rows, methods=["GET", "POST", "DELETE"]),
                 Route("/_sandbox/faults", self.sandbox_faults, methods=["GET", "PUT", "DELETE"]),
                 Route("/_sandbox/access", self.sandbox_access, methods=["GET", "PUT"]),
+                Route("/_sandbox/oauth", self.sandbox_oauth, methods=["PUT", "DELETE"]),
                 Route("/_sandbox/calls", self.sandbox_calls, methods=["GET", "DELETE"]),
                 Route("/_sandbox/images/{image_id:int}", self.sandbox_image, methods=["POST"]),
                 Route("/_sandbox/files", self.sandbox_files, methods=["POST"]),
@@ -102,6 +105,14 @@ class AfasSandboxApp:
         if request.method == "PUT":
             self.store.set_meta("allow_ips", (await request.json()).get("allow_ips"))
         return JSONResponse({"allow_ips": self.store.get_meta("allow_ips")})
+
+    async def sandbox_oauth(self, request: Request) -> Response:
+        """PUT {"seconds": n}: bearer token lifetime; DELETE: every bearer token expires now."""
+        if request.method == "DELETE":
+            self.store.set_meta("oauth_tokens", {})
+        else:
+            self.store.set_meta("oauth_seconds", float((await request.json())["seconds"]))
+        return JSONResponse({"seconds": self.store.get_meta("oauth_seconds", 3600)})
 
     async def sandbox_calls(self, request: Request) -> Response:
         if request.method == "DELETE":
@@ -166,6 +177,8 @@ class AfasSandboxApp:
         allow = self.store.get_meta("allow_ips")
         if allow and (request.client is None or request.client.host not in allow):
             return Response(status_code=403)
+        if [part.lower() for part in segments[1:3]] == ["oauth", "token"] and request.method == "POST":
+            return await self._oauth_token(request)
         auth = self._check_token(request.headers.get("authorization", ""))
         if auth is not None:
             return auth
@@ -204,9 +217,35 @@ class AfasSandboxApp:
             return profit_error(fault.get("message", "Journal is blocked by another user"))
         return Response(status_code=status)
 
+    async def _oauth_token(self, request: Request) -> Response:
+        """Client credentials, as newer Profit environments offer next to App Connector tokens."""
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        client = self.store.get_meta("oauth_client") or {}
+        if (
+            form.get("grant_type") != "client_credentials"
+            or not client
+            or (form.get("client_id"), form.get("client_secret")) != (client["client_id"], client["client_secret"])
+        ):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        token = secrets.token_urlsafe(32)
+        tokens = self.store.get_meta("oauth_tokens", {})
+        tokens[token] = time.time()
+        self.store.set_meta("oauth_tokens", tokens)
+        return JSONResponse(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": int(self.store.get_meta("oauth_seconds", 3600)),
+            }
+        )
+
     def _check_token(self, header: str) -> Response | None:
         expected = self.store.get_meta("token")
         scheme, _, value = header.partition(" ")
+        if scheme == "Bearer":
+            issued = self.store.get_meta("oauth_tokens", {}).get(value)
+            lifetime = float(self.store.get_meta("oauth_seconds", 3600))
+            return None if issued is not None and time.time() - issued <= lifetime else Response(status_code=401)
         if scheme != "AfasToken" or not value:
             return Response(status_code=401)
         try:
