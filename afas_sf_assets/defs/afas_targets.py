@@ -3,7 +3,7 @@
 import dagster as dg
 
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
-from afas_sf_assets.defs.salesforce_assets import SyncConfig, report_metadata
+from afas_sf_assets.defs.salesforce_assets import SyncConfig, materialize_result
 from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
 
 SALES_ORDERS_KEY = dg.AssetKey(["afas_targets", "sales_orders"])
@@ -29,8 +29,7 @@ def sales_orders(
         report = OrdersToAfas(afas_client, sf_client, state.state()).run(
             run_id=context.run.run_id, dry_run=config.dry_run
         )
-    context.log.info(report.summary_line())
-    return dg.MaterializeResult(metadata=report_metadata(report))
+    return materialize_result(context, report)
 
 
 AFAS_TARGET_ASSETS = [sales_orders]

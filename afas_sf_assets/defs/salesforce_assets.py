@@ -40,6 +40,12 @@ def report_metadata(report: FlowReport) -> dict[str, dg.MetadataValue]:
     return metadata
 
 
+def materialize_result(context: dg.AssetExecutionContext, report: FlowReport) -> dg.MaterializeResult:
+    """The run log gets the one-line summary; the asset gets the counts and failures as metadata."""
+    context.log.info(report.summary_line())
+    return dg.MaterializeResult(metadata=report_metadata(report))
+
+
 def sources_of(flow: Flow) -> list[dg.AssetKey]:
     mapping = load_mapping(DEFAULT_MAPPINGS / flow.mapping)
     return [dg.AssetKey(["afas", connector]) for connector in (mapping.source.connector, *flow.reads_also)]
@@ -66,8 +72,7 @@ def _target_asset(flow: Flow) -> dg.AssetsDefinition:
                 afas_client, sf_client, state.state(), api_reserve=state.api_reserve, progress=context.log.info
             )
             report = engine.run(flow, run_id=context.run.run_id, full=config.full, dry_run=config.dry_run)
-        context.log.info(report.summary_line())
-        return dg.MaterializeResult(metadata=report_metadata(report))
+        return materialize_result(context, report)
 
     return target
 

@@ -37,6 +37,7 @@ from afas_sf_assets.sandbox.afas.updates import (
     UpdateConnectors,
     update_connector_tree,
 )
+from afas_sf_assets.sandbox.knobs import faults_endpoint
 
 PROFIT_VERSION = "22.22.5"
 MAX_QUERY_LENGTH = 2049
@@ -95,11 +96,7 @@ class AfasSandboxApp:
         return JSONResponse({"upserted": count})
 
     async def sandbox_faults(self, request: Request) -> Response:
-        if request.method == "PUT":
-            self.store.set_meta("faults", await request.json())
-        elif request.method == "DELETE":
-            self.store.set_meta("faults", {})
-        return JSONResponse(self.store.get_meta("faults", {}))
+        return await faults_endpoint(self.store, request)
 
     async def sandbox_access(self, request: Request) -> Response:
         if request.method == "PUT":

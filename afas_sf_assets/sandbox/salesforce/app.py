@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from afas_sf_assets.salesforce.schema import OrgFeature
+from afas_sf_assets.sandbox.knobs import faults_endpoint
 from afas_sf_assets.sandbox.salesforce.bulk import BulkJobs, JobError
 from afas_sf_assets.sandbox.salesforce.org import API_VERSION, MultipleMatches, Org, RecordError
 from afas_sf_assets.sandbox.salesforce.store import SfStore
@@ -81,11 +82,7 @@ class SalesforceSandboxApp:
         return JSONResponse({"ok": True, "features": sorted(self.org.features)})
 
     async def sandbox_faults(self, request: Request) -> Response:
-        if request.method == "PUT":
-            self.store.set_meta("faults", await request.json())
-        elif request.method == "DELETE":
-            self.store.set_meta("faults", {})
-        return JSONResponse(self.store.get_meta("faults", {}))
+        return await faults_endpoint(self.store, request)
 
     async def sandbox_features(self, request: Request) -> Response:
         if request.method == "PUT":
