@@ -9,7 +9,6 @@ import json
 import os
 
 import dagster as dg
-from simple_salesforce.format import quote_soql_value
 
 from afas_sf_assets import alerts
 from afas_sf_assets.afas.connector_set import CONNECTOR_SET
@@ -84,10 +83,9 @@ def salesforce_orders(
     context: dg.SensorEvaluationContext, salesforce: SalesforceResource
 ) -> dg.SensorResult | dg.SkipReason:
     settings = load_yaml_model(DEFAULT_MAPPINGS / "afas_orders.yaml", OrdersOutConfig, "orders-to-AFAS settings")
-    statuses = ",".join(quote_soql_value(s) for s in settings.statuses)
     soql = (
-        f"SELECT Id, LastModifiedDate FROM Order WHERE Status IN ({statuses}) AND AFAS_Order_Number__c = null "
-        "AND (AFAS_Origin__c = null OR AFAS_Origin__c != 'afas') ORDER BY LastModifiedDate DESC LIMIT 50"
+        f"SELECT Id, LastModifiedDate FROM Order WHERE {settings.waiting_for_afas()} "
+        "ORDER BY LastModifiedDate DESC LIMIT 50"
     )
     with salesforce.client() as client:
         pending = [(row["Id"], row["LastModifiedDate"]) for row in client.iter_query(soql)]

@@ -6,6 +6,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from simple_salesforce.format import quote_soql_value
+
 from afas_sf_assets.flows.common import reference_table, synced
 from afas_sf_assets.flows.rows import AfasItem, AfasItemGroup, AfasItemRelation
 from afas_sf_assets.sync.flow import Flow, FlowContext, Work
@@ -152,8 +154,8 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
     new_versions = [o.id for o in outcomes if o.success and o.id] + list(uploaded.values())
     documents: dict[str, str] = {}
     for start in range(0, len(new_versions), 200):
-        ids = ",".join(f"'{i}'" for i in new_versions[start : start + 200])
-        for row in ctx.salesforce.iter_query(f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN ({ids})"):
+        ids = quote_soql_value(new_versions[start : start + 200])
+        for row in ctx.salesforce.iter_query(f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN {ids}"):
             documents[row["Id"]] = row["ContentDocumentId"]
     image_entries, product_entries = [], []
     for work, identity in todo:

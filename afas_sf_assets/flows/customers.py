@@ -69,10 +69,6 @@ def shape_debtor(ctx: FlowContext, works: list[Work]) -> None:
             work.target = CONTACT
 
 
-def _soql_in(values: list[str]) -> str:
-    return ",".join(quote_soql_value(v) for v in values)
-
-
 def match_by_email(ctx: FlowContext, works: list[Work]) -> None:
     """New to Salesforce by debtor id? An existing record with the same e-mail and no AFAS id is adopted.
 
@@ -104,10 +100,10 @@ def match_by_email(ctx: FlowContext, works: list[Work]) -> None:
     candidates = [w for w in works if w.target_id is None and (e := _email(w)) and len(holders.get(e, ())) == 1]
     if not candidates:
         return
-    wanted = _soql_in(sorted({_email(w) for w in candidates}))  # type: ignore[misc]
+    wanted = quote_soql_value(sorted({_email(w) for w in candidates}))  # type: ignore[misc]
     contacts = list(
         ctx.salesforce.iter_query(
-            f"SELECT Id, Email, AccountId, Account.AFAS_Debtor_Id__c FROM Contact WHERE Email IN ({wanted}) "
+            f"SELECT Id, Email, AccountId, Account.AFAS_Debtor_Id__c FROM Contact WHERE Email IN {wanted} "
             "AND AFAS_Contact_Key__c = null"
         )
     )
@@ -115,7 +111,7 @@ def match_by_email(ctx: FlowContext, works: list[Work]) -> None:
     if ctx.org_has_person_accounts():
         person_accounts = list(
             ctx.salesforce.iter_query(
-                f"SELECT Id, PersonEmail FROM Account WHERE PersonEmail IN ({wanted}) AND AFAS_Debtor_Id__c = null"
+                f"SELECT Id, PersonEmail FROM Account WHERE PersonEmail IN {wanted} AND AFAS_Debtor_Id__c = null"
             )
         )
     account_links: list[dict[str, Any]] = []

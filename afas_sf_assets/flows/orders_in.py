@@ -46,8 +46,8 @@ def _echoes(ctx: FlowContext, works: list[Work]) -> dict[str, str]:
     }
     if not references:
         return {}
-    ids = ",".join(quote_soql_value(r) for r in references)
-    found = ctx.salesforce.iter_query(f"SELECT Id FROM Order WHERE Id IN ({ids}) AND AFAS_Origin__c = 'salesforce'")
+    ids = quote_soql_value(list(references))
+    found = ctx.salesforce.iter_query(f"SELECT Id FROM Order WHERE Id IN {ids} AND AFAS_Origin__c = 'salesforce'")
     by_id = {row["Id"][:15]: row["Id"] for row in found}
     return {key: by_id[ref[:15]] for ref, key in references.items() if ref[:15] in by_id}
 
@@ -55,16 +55,16 @@ def _echoes(ctx: FlowContext, works: list[Work]) -> dict[str, str]:
 def _accounts(ctx: FlowContext, debtors: set[str]) -> dict[str, str]:
     """Salesforce account per debtor: its own account, or the default account for a person contact."""
     found: dict[str, str] = {}
-    quoted = ",".join(quote_soql_value(d) for d in debtors)
+    quoted = quote_soql_value(sorted(debtors))
     for row in ctx.salesforce.iter_query(
-        f"SELECT Id, AFAS_Debtor_Id__c FROM Account WHERE AFAS_Debtor_Id__c IN ({quoted})"
+        f"SELECT Id, AFAS_Debtor_Id__c FROM Account WHERE AFAS_Debtor_Id__c IN {quoted}"
     ):
         found[str(row["AFAS_Debtor_Id__c"])] = row["Id"]
     rest = debtors - set(found)
     if rest:
-        quoted = ",".join(quote_soql_value(d) for d in rest)
+        quoted = quote_soql_value(sorted(rest))
         for row in ctx.salesforce.iter_query(
-            f"SELECT AccountId, AFAS_Contact_Key__c FROM Contact WHERE AFAS_Contact_Key__c IN ({quoted})"
+            f"SELECT AccountId, AFAS_Contact_Key__c FROM Contact WHERE AFAS_Contact_Key__c IN {quoted}"
         ):
             if row.get("AccountId"):
                 found[str(row["AFAS_Contact_Key__c"])] = row["AccountId"]
@@ -179,10 +179,9 @@ def existing_orders(ctx: FlowContext, works: list[Work]) -> None:
         for work in existing:
             work.skip_reason = "already in Salesforce"
         return
-    ids = ",".join(quote_soql_value(w.target_id) for w in existing)  # type: ignore[arg-type]
+    ids = quote_soql_value([w.target_id for w in existing])  # type: ignore[arg-type]
     status = {
-        row["Id"]: row["Status"]
-        for row in ctx.salesforce.iter_query(f"SELECT Id, Status FROM Order WHERE Id IN ({ids})")
+        row["Id"]: row["Status"] for row in ctx.salesforce.iter_query(f"SELECT Id, Status FROM Order WHERE Id IN {ids}")
     }
     for work in existing:
         if status.get(work.target_id or "") not in (None, "Draft"):
@@ -211,9 +210,9 @@ def order_lines(ctx: FlowContext, written: list[Work]) -> None:
     existing: dict[str, str] = {}
     order_ids = [w.target_id for w in documents if w.target_id]
     for start in range(0, len(order_ids), 200):
-        quoted = ",".join(quote_soql_value(i) for i in order_ids[start : start + 200])
+        quoted = quote_soql_value(order_ids[start : start + 200])
         for row in ctx.salesforce.iter_query(
-            f"SELECT Id, AFAS_Line_Key__c FROM OrderItem WHERE OrderId IN ({quoted}) AND AFAS_Line_Key__c != null"
+            f"SELECT Id, AFAS_Line_Key__c FROM OrderItem WHERE OrderId IN {quoted} AND AFAS_Line_Key__c != null"
         ):
             existing[str(row["AFAS_Line_Key__c"])] = row["Id"]
     current = {r["AFAS_Line_Key__c"] for r in records}

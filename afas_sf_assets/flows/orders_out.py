@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +62,14 @@ class OrdersOutConfig(BaseModel):
     financial_mutation: FinancialMutationSettings | None = None
     value_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
     path: Path | None = None
+
+    def waiting_for_afas(self) -> str:
+        """SOQL condition for the Salesforce orders still to send: a status to send, no AFAS number yet,
+        and not made from an AFAS document (those never go back)."""
+        return (
+            f"Status IN {quote_soql_value(self.statuses)} AND AFAS_Order_Number__c = null "
+            "AND (AFAS_Origin__c = null OR AFAS_Origin__c != 'afas')"
+        )
 
     def mapped(self, table: str, value: str | None, fallback: str | None = None) -> str | None:
         """A Salesforce value in AFAS's terms; no value gives the fallback, an unknown one `_default`."""
@@ -117,10 +124,6 @@ def delivery_text(order: dict[str, Any]) -> str | None:
     return ", ".join(parts)[:255] or None
 
 
-def _in(values: Iterable[str]) -> str:
-    return ",".join(quote_soql_value(v) for v in values)
-
-
 class OrdersToAfas:
     def __init__(
         self, afas: AfasClient, salesforce: SalesforceClient, state: State, *, config_path: Path | None = None
@@ -152,8 +155,7 @@ class OrdersToAfas:
                 "Account.AFAS_Email__c, Account.BillingStreet, Account.BillingPostalCode, Account.BillingCity, "
                 "Account.BillingCountryCode, BillingStreet, BillingPostalCode, BillingCity, BillingCountryCode, "
                 f"ShippingStreet, ShippingPostalCode, ShippingCity, ShippingCountryCode{person} FROM Order "
-                f"WHERE Status IN ({_in(self.config.statuses)}) AND AFAS_Order_Number__c = null "
-                "AND (AFAS_Origin__c = null OR AFAS_Origin__c != 'afas') ORDER BY Id"
+                f"WHERE {self.config.waiting_for_afas()} ORDER BY Id"
             )
             batch: list[dict[str, Any]] = []
             for order in self.salesforce.iter_query(soql):
@@ -311,7 +313,7 @@ class OrdersToAfas:
         lines: dict[str, list[dict[str, Any]]] = {}
         for row in self.salesforce.iter_query(
             "SELECT OrderId, Quantity, UnitPrice, Description, Product2.AFAS_Item_Code__c, Product2.Name "
-            f"FROM OrderItem WHERE OrderId IN ({_in(ids)}) ORDER BY Id"
+            f"FROM OrderItem WHERE OrderId IN {quote_soql_value(ids)} ORDER BY Id"
         ):
             lines.setdefault(row["OrderId"], []).append(row)
         return lines
@@ -323,7 +325,7 @@ class OrdersToAfas:
         if accounts:
             for row in self.salesforce.iter_query(
                 f"SELECT AccountId, Email, FirstName, LastName FROM Contact WHERE "
-                f"AccountId IN ({_in(accounts)}) AND Email != null ORDER BY Id"
+                f"AccountId IN {quote_soql_value(sorted(accounts))} AND Email != null ORDER BY Id"
             ):
                 contacts.setdefault(row["AccountId"], row)
         return contacts

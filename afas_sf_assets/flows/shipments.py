@@ -25,11 +25,11 @@ def _orders(ctx: FlowContext, numbers: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(numbers), 100):
         chunk = numbers[start : start + 100]
-        keys = ",".join(quote_soql_value(order_key(n)) for n in chunk)
-        plain = ",".join(quote_soql_value(n) for n in chunk)
+        keys = quote_soql_value([order_key(n) for n in chunk])
+        plain = quote_soql_value(chunk)
         soql = (
             "SELECT Id, AccountId, Account.Name, AFAS_Order_Key__c, AFAS_Order_Number__c FROM Order "
-            f"WHERE AFAS_Order_Key__c IN ({keys}) OR AFAS_Order_Number__c IN ({plain})"
+            f"WHERE AFAS_Order_Key__c IN {keys} OR AFAS_Order_Number__c IN {plain}"
         )
         for row in ctx.salesforce.iter_query(soql):
             number = row.get("AFAS_Order_Number__c") or str(row.get("AFAS_Order_Key__c", "")).partition("|")[2]

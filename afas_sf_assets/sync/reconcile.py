@@ -70,10 +70,8 @@ def reconcile(engine: SyncEngine, flow: Flow, *, run_id: str, repair: bool = Fal
     modified: dict[str, datetime] = {}
     for sobject, ids in by_object.items():
         for start in range(0, len(ids), 200):
-            quoted = ",".join(quote_soql_value(i) for i in ids[start : start + 200])
-            for row in engine.salesforce.iter_query(
-                f"SELECT Id, LastModifiedDate FROM {sobject} WHERE Id IN ({quoted})"
-            ):
+            quoted = quote_soql_value(ids[start : start + 200])
+            for row in engine.salesforce.iter_query(f"SELECT Id, LastModifiedDate FROM {sobject} WHERE Id IN {quoted}"):
                 modified[row["Id"]] = _parse_salesforce_time(row["LastModifiedDate"])
     written = engine.state.last_written(modified)
     for entry in entries:
