@@ -24,7 +24,6 @@ from afas_sf_assets.flows.registry import FLOWS
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.salesforce.settings import SalesforceSettings
 from afas_sf_assets.sync.engine import SyncEngine
-from afas_sf_assets.sync.flow import FlowContext
 from afas_sf_assets.sync.state import State
 
 UPDATE_CONNECTORS = ("KnSalesRelationOrg", "KnSalesRelationPer", "FbSales")
@@ -103,8 +102,7 @@ def run_checks(mappings_dir: Path | None = None) -> Iterator[Check]:
         engine = SyncEngine(afas, salesforce, state, mappings_dir=mappings_dir)
         for flow in FLOWS:
             try:
-                ctx = FlowContext(afas, salesforce, state, engine.load_mapping(flow), "check", True, engine=engine)
-                ctx.cache["flow"] = flow
+                ctx = engine.context(flow, run_id="check", dry_run=True)
                 reason = flow.skip_when(ctx) if flow.skip_when else None
                 if reason:
                     yield Check(f"flow {flow.name}", True, f"nothing to do in this org ({reason})")

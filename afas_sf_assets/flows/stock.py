@@ -37,7 +37,7 @@ def calculate(rows: list[dict[str, Any]], calculation: str, warehouses: list[str
     }
 
 
-def stock_levels(ctx: FlowContext, where: Where | None, _retry: bool) -> Iterator[dict[str, Any]]:
+def stock_levels(ctx: FlowContext, where: Where | None) -> Iterator[dict[str, Any]]:
     """Rows per SKU. A changed warehouse row means re-reading all of that SKU's warehouses."""
     options = ctx.mapping.options
     calculation = str(options.get("calculation", "available_minus_reserved"))

@@ -54,6 +54,16 @@ def key_values(key: str, key_fields: tuple[str, ...]) -> list[str]:
     return key.split("|", len(key_fields) - 1)
 
 
+def where_keys(key_fields: tuple[str, ...], keys: list[str]) -> Where:
+    """The rows with these record keys: one OR group per key."""
+    return Where(
+        tuple(
+            tuple(Condition(f, Operator.EQ, v) for f, v in zip(key_fields, key_values(key, key_fields), strict=True))
+            for key in keys
+        )
+    )
+
+
 def payload_hash(work: Work, hash_also: tuple[str, ...] = ()) -> str:
     assert work.record is not None
     body = {
@@ -102,9 +112,7 @@ class SyncEngine:
     def run(self, flow: Flow, *, run_id: str, full: bool = False, dry_run: bool = False) -> FlowReport:
         started = time.monotonic()
         afas_calls, sf_calls = self.afas.calls, self.salesforce.calls
-        mapping = self.load_mapping(flow)
-        ctx = FlowContext(self.afas, self.salesforce, self.state, mapping, run_id, dry_run, engine=self)
-        ctx.cache["flow"] = flow
+        ctx = self.context(flow, run_id=run_id, dry_run=dry_run)
         report = FlowReport(flow.name, run_id, dry_run=dry_run, full=full)
         try:
             reason = flow.skip_when(ctx) if flow.skip_when else None
@@ -133,10 +141,7 @@ class SyncEngine:
                 self.state.set_mark(flow.name, moved.isoformat())
             return report
         finally:
-            for name, amount in ctx.counts.items():
-                report.count(name, amount)
-            for note in ctx.notes:
-                report.add_failure(note)
+            self._take_notes(ctx, report)
             report.afas_calls = self.afas.calls - afas_calls
             report.salesforce_calls = self.salesforce.calls - sf_calls
             usage = self.salesforce.api_usage
@@ -146,26 +151,34 @@ class SyncEngine:
 
     def sync_keys(self, flow: Flow, keys: list[str], *, run_id: str, dry_run: bool = False) -> FlowReport:
         """Bring given records of a flow up to date now, by that flow's rules (an order needs its customer)."""
-        mapping = self.load_mapping(flow)
-        ctx = FlowContext(self.afas, self.salesforce, self.state, mapping, run_id, dry_run, engine=self)
-        ctx.cache["flow"] = flow
+        ctx = self.context(flow, run_id=run_id, dry_run=dry_run)
         report = FlowReport(flow.name, run_id, dry_run=dry_run)
-        source = mapping.source
         for start in range(0, len(keys), 200):
-            groups = tuple(
-                tuple(
-                    Condition(f, Operator.EQ, v) for f, v in zip(source.key, key_values(key, source.key), strict=True)
-                )
-                for key in keys[start : start + 200]
-            )
-            rows = list(self.afas.iter_rows(source.connector, key=source.key, where=Where(groups)))
+            rows = list(self.source_rows(ctx, where_keys(ctx.mapping.source.key, keys[start : start + 200])))
             if rows:
                 self._process(ctx, flow, rows, report, full=False)
+        self._take_notes(ctx, report)
+        return report
+
+    def context(self, flow: Flow, *, run_id: str, dry_run: bool) -> FlowContext:
+        return FlowContext(
+            self.afas, self.salesforce, self.state, flow, self.load_mapping(flow), run_id, dry_run, engine=self
+        )
+
+    def source_rows(self, ctx: FlowContext, where: Where | None) -> Iterator[dict[str, Any]]:
+        """The flow's AFAS rows: through its own extract (stock sums warehouses), else its GetConnector."""
+        if ctx.flow.extract:
+            return ctx.flow.extract(ctx, where)
+        source = ctx.mapping.source
+        return self.afas.iter_rows(source.connector, key=source.key, where=where)
+
+    @staticmethod
+    def _take_notes(ctx: FlowContext, report: FlowReport) -> None:
+        """The rules' own tallies and findings join the flow's report."""
         for name, amount in ctx.counts.items():
             report.count(name, amount)
         for note in ctx.notes:
             report.add_failure(note)
-        return report
 
     def preflight(self, ctx: FlowContext, flow: Flow) -> None:
         """Every AFAS field the mapping reads and every Salesforce field it writes exist, before data moves."""
@@ -206,13 +219,7 @@ class SyncEngine:
         where = None
         if mark and source.modified:
             where = Where.all(Condition(source.modified, Operator.GE, datetime.fromisoformat(mark)))
-        flow = ctx.cache["flow"]
-        rows = (
-            flow.extract(ctx, where, False)
-            if flow.extract
-            else self.afas.iter_rows(source.connector, key=source.key, where=where)
-        )
-        for row in rows:
+        for row in self.source_rows(ctx, where):
             yield track(row)
         if full:
             return
@@ -223,18 +230,7 @@ class SyncEngine:
         ]
         for start in range(0, len(retry), 200):
             chunk = retry[start : start + 200]
-            groups = tuple(
-                tuple(
-                    Condition(f, Operator.EQ, v) for f, v in zip(source.key, key_values(key, source.key), strict=True)
-                )
-                for key in chunk
-            )
-            rows = (
-                flow.extract(ctx, Where(groups), True)
-                if flow.extract
-                else self.afas.iter_rows(source.connector, key=source.key, where=Where(groups))
-            )
-            for row in rows:
+            for row in self.source_rows(ctx, where_keys(source.key, chunk)):
                 yield track(row)
             gone = [key for key in chunk if key not in seen]
             if gone and not ctx.dry_run:

@@ -50,9 +50,12 @@ class Work:
 
 @dataclass
 class FlowContext:
+    """What a flow's rules work with during one run; made by `SyncEngine.context`."""
+
     afas: AfasClient
     salesforce: SalesforceClient
     state: State
+    flow: Flow
     mapping: MappingFile
     run_id: str
     dry_run: bool
@@ -128,7 +131,7 @@ class Flow:
     # The mapping profiles this org takes (checked before data moves); None: all of them.
     profiles_for: Callable[[FlowContext], Iterable[str]] | None = None
     # Replaces reading the mapping's GetConnector row by row (e.g. stock summed over warehouses).
-    extract: Callable[[FlowContext, Where | None, bool], Iterator[dict[str, Any]]] | None = None
+    extract: Callable[[FlowContext, Where | None], Iterator[dict[str, Any]]] | None = None
     # Fields the extract adds that the GetConnector itself does not have.
     derived_fields: tuple[str, ...] = ()
     # GetConnectors read besides the mapping's source (for lineage).

@@ -46,16 +46,14 @@ def _parse_salesforce_time(value: str) -> datetime:
 
 
 def reconcile(engine: SyncEngine, flow: Flow, *, run_id: str, repair: bool = False) -> Drift:
-    mapping = engine.load_mapping(flow)
-    ctx = FlowContext(engine.afas, engine.salesforce, engine.state, mapping, run_id, dry_run=not repair, engine=engine)
-    ctx.cache["flow"] = flow
+    ctx = engine.context(flow, run_id=run_id, dry_run=not repair)
     drift = Drift(flow.name)
     reason = flow.skip_when(ctx) if flow.skip_when else None
     if reason:
         drift.skipped = reason
         return drift
-    source = mapping.source
-    rows = flow.extract(ctx, None, False) if flow.extract else engine.afas.iter_rows(source.connector, key=source.key)
+    source = ctx.mapping.source
+    rows = engine.source_rows(ctx, None)
     in_afas = {key for row in rows if (key := record_key(row, source.key))}
     entries = [e for e in engine.state.iter_entries(flow.name, [RecordStatus.SYNCED])]
     synced_keys = {e.key for e in entries}
