@@ -55,7 +55,7 @@ def _ensure_default_account(ctx: FlowContext) -> None:
 
 def shape_debtor(ctx: FlowContext, works: list[Work]) -> None:
     """Organisation → business Account; person → Person Account, or Contact under the default account."""
-    person_accounts = ctx.org_has_person_accounts()
+    person_accounts = ctx.salesforce.has_person_accounts()
     for work in works:
         if not _is_person(work):
             continue
@@ -108,7 +108,7 @@ def match_by_email(ctx: FlowContext, works: list[Work]) -> None:
         )
     )
     person_accounts = []
-    if ctx.org_has_person_accounts():
+    if ctx.salesforce.has_person_accounts():
         person_accounts = list(
             ctx.salesforce.iter_query(
                 f"SELECT Id, PersonEmail FROM Account WHERE PersonEmail IN {wanted} AND AFAS_Debtor_Id__c = null"
@@ -193,13 +193,13 @@ def contact_person(ctx: FlowContext, written: list[Work]) -> None:
 
 def _requirements(ctx: FlowContext) -> dict[str, list[str]]:
     needs = {"Contact": ["AccountId", "AFAS_Contact_Key__c"]}
-    if ctx.org_has_person_accounts():
+    if ctx.salesforce.has_person_accounts():
         needs["Account"] = ["RecordTypeId", "IsPersonAccount", "PersonEmail"]
     return needs
 
 
 def _profiles_for_org(ctx: FlowContext) -> tuple[str, ...]:
-    return ("contact", "person_account" if ctx.org_has_person_accounts() else "person_contact")
+    return ("contact", "person_account" if ctx.salesforce.has_person_accounts() else "person_contact")
 
 
 CUSTOMERS = Flow(

@@ -135,10 +135,6 @@ class OrdersToAfas:
             config_path or DEFAULT_MAPPINGS / "afas_orders.yaml", OrdersOutConfig, "orders-to-AFAS settings file"
         )
 
-    def _person_accounts(self) -> bool:
-        fields = {f["name"] for f in self.salesforce.describe("Account")["fields"]}
-        return "IsPersonAccount" in fields
-
     def run(self, *, run_id: str, dry_run: bool = False) -> FlowReport:
         started = time.monotonic()
         afas_calls, sf_calls = self.afas.calls, self.salesforce.calls
@@ -146,7 +142,7 @@ class OrdersToAfas:
         try:
             person = (
                 ", Account.IsPersonAccount, Account.PersonEmail, Account.FirstName, Account.LastName"
-                if self._person_accounts()
+                if self.salesforce.has_person_accounts()
                 else ""
             )
             soql = (

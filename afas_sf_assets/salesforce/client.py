@@ -226,6 +226,10 @@ class SalesforceClient:
             )
         return self._describes[sobject]
 
+    def has_person_accounts(self) -> bool:
+        """Whether the org has Person Accounts (from the cached Account describe)."""
+        return any(f["name"] == "IsPersonAccount" for f in self.describe("Account")["fields"])
+
     def preflight(self, requirements: Mapping[str, Iterable[str]]) -> None:
         """Check the org has every object and field given; one error lists everything missing."""
         available = {o["name"].lower() for o in self._call(lambda sf: sf.describe(), what="describe")["sobjects"]}

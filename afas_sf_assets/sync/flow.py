@@ -98,12 +98,6 @@ class FlowContext:
             self.cache["org_objects"] = {o["name"].lower() for o in described["sobjects"]}
         return sobject.lower() in self.cache["org_objects"]
 
-    def org_has_person_accounts(self) -> bool:
-        if "person_accounts" not in self.cache:
-            fields = {f["name"] for f in self.salesforce.describe("Account")["fields"]}
-            self.cache["person_accounts"] = "IsPersonAccount" in fields
-        return bool(self.cache["person_accounts"])
-
 
 Rule = Callable[[FlowContext, list[Work]], None]
 # Unknown keys beyond which an object's external ids are read once instead of looked up.
