@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from afas_sf_assets.defs.salesforce_assets import CALL_METADATA
 from afas_sf_assets.flows.registry import FLOWS
 
 
@@ -78,23 +79,9 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
         values = {k: v.value for k, v in materialization.metadata.items()}
+        # Every tally a flow or its rules keep is an integer in the metadata; the call figures are apart.
         counts = {
-            k: int(v)
-            for k, v in values.items()
-            if k
-            in (
-                "read",
-                "created",
-                "updated",
-                "unchanged",
-                "failed",
-                "quarantined",
-                "waiting",
-                "deactivated",
-                "images",
-                "attributes",
-                "category_links",
-            )
+            k: v for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool) and k not in CALL_METADATA
         }
         calls = f"afas_calls={values.get('afas_calls', 0)} sf_calls={values.get('salesforce_calls', 0)}"
         summaries.append(

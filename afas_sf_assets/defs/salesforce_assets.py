@@ -10,6 +10,8 @@ from afas_sf_assets.sync.flow import Flow
 from afas_sf_assets.sync.report import FlowReport
 
 MAX_FAILURE_ROWS = 20
+# Integer metadata that are API calls, not record counts.
+CALL_METADATA = ("afas_calls", "salesforce_calls", "salesforce_api_used", "salesforce_api_remaining")
 
 
 class SyncConfig(dg.Config):
