@@ -165,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--afas-data", type=Path, help='JSON {"<connector id>": [rows…]} instead of demo data')
     sandbox.add_argument(
         "--sf-features",
-        default="multi_currency",
+        default="multi_currency,state_country_picklists",
         help="Salesforce org features, comma-separated: person_accounts, commerce, shipment, field_service, "
-        "multi_currency (default: multi_currency, a plain Sales Cloud org)",
+        "multi_currency, state_country_picklists (default: multi_currency,state_country_picklists, a plain "
+        "Sales Cloud org as new orgs come)",
     )
     sandbox.set_defaults(handler=_cmd_sandbox)
 

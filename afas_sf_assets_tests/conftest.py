@@ -91,7 +91,7 @@ def fresh_org(tmp_path: Path) -> Iterator[Callable[..., Org]]:
     """Start a new sandbox pair (small demo data, seed 3) for one test; `features` picks the org's shape."""
     started: list[Org] = []
 
-    def start(features: str = "multi_currency", *args: str) -> Org:
+    def start(features: str = "multi_currency,state_country_picklists", *args: str) -> Org:
         directory = tmp_path / f"org{len(started)}"
         context = running_sandbox(directory, "--seed", "3", "--sf-features", features, *args)
         sandbox = context.__enter__()

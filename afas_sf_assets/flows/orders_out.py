@@ -120,7 +120,7 @@ def _address(
 def delivery_text(order: dict[str, Any]) -> str | None:
     street = order.get("ShippingStreet")
     place = " ".join(p for p in (order.get("ShippingPostalCode"), order.get("ShippingCity")) if p)
-    parts = [p for p in (street, place, order.get("ShippingCountryCode")) if p]
+    parts = [p for p in (street, place, order.get("ShippingCountryCode") or order.get("ShippingCountry")) if p]
     return ", ".join(parts)[:255] or None
 
 
@@ -145,12 +145,16 @@ class OrdersToAfas:
                 if self.salesforce.has_person_accounts()
                 else ""
             )
+            order_fields = self.salesforce.org_fields("Order") or {}
+            # Orgs without State and Country Picklists have only the free-text country.
+            country = "CountryCode" if "billingcountrycode" in order_fields else "Country"
+            currency = "CurrencyIsoCode, " if "currencyisocode" in order_fields else ""
             soql = (
-                "SELECT Id, OrderNumber, Status, EffectiveDate, CurrencyIsoCode, PoNumber, AccountId, "
+                f"SELECT Id, OrderNumber, Status, EffectiveDate, {currency}PoNumber, AccountId, "
                 "AFAS_Payment_Condition__c, AFAS_Payment_Method__c, Account.Name, Account.AFAS_Debtor_Id__c, "
                 "Account.AFAS_Email__c, Account.BillingStreet, Account.BillingPostalCode, Account.BillingCity, "
-                "Account.BillingCountryCode, BillingStreet, BillingPostalCode, BillingCity, BillingCountryCode, "
-                f"ShippingStreet, ShippingPostalCode, ShippingCity, ShippingCountryCode{person} FROM Order "
+                f"Account.Billing{country}, BillingStreet, BillingPostalCode, BillingCity, Billing{country}, "
+                f"ShippingStreet, ShippingPostalCode, ShippingCity, Shipping{country}{person} FROM Order "
                 f"WHERE {self.config.waiting_for_afas()} ORDER BY Id"
             )
             batch: list[dict[str, Any]] = []
@@ -407,7 +411,7 @@ class OrdersToAfas:
             account.get("BillingStreet"),
             account.get("BillingPostalCode"),
             account.get("BillingCity"),
-            account.get("BillingCountryCode"),
+            account.get("BillingCountryCode") or account.get("BillingCountry"),
         )
         organisation = bool(debtor.get("CompanyName"))
         party = "KnOrganisation" if organisation else "KnPerson"
@@ -438,7 +442,7 @@ class OrdersToAfas:
             source.get("BillingStreet"),
             source.get("BillingPostalCode"),
             source.get("BillingCity"),
-            source.get("BillingCountryCode"),
+            source.get("BillingCountryCode") or source.get("BillingCountry"),
         )
         terms = self.config.mapped("payment_terms", order.get("AFAS_Payment_Condition__c"), settings.payment_condition)
         fields = {

@@ -23,6 +23,11 @@ class WritePolicy(StrEnum):
     ALWAYS = "always"  # sent on every change
 
 
+class TooLong(StrEnum):
+    FAIL = "fail"  # the record fails, naming the field, the org's limit and the value's length
+    TRUNCATE = "truncate"  # cut to the length the org's describe reports
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -39,6 +44,10 @@ class FieldMapping(_Strict):
     map: str | None = None
     on: WritePolicy = WritePolicy.ALWAYS
     required: bool = False
+    too_long: TooLong = TooLong.FAIL
+    # The field written instead where the org has no `target` field (e.g. BillingCountry where the org has
+    # no State and Country Picklists, so no BillingCountryCode).
+    fallback: str | None = None
 
     @field_validator("transform", mode="before")
     @classmethod
@@ -93,6 +102,18 @@ class Profile(_Strict):
     external_id: str
     fields: dict[str, FieldMapping]
 
+    def for_org(self, present: set[str]) -> Profile:
+        return self.model_copy(update={"fields": fields_for_org(self.fields, present)})
+
+
+def fields_for_org(fields: dict[str, FieldMapping], present: set[str]) -> dict[str, FieldMapping]:
+    """The fields as written in an org whose object has the `present` fields (lower-cased names):
+    a field the org lacks is written to its fallback."""
+    return {
+        (spec.fallback if spec.fallback and name.lower() not in present else name): spec
+        for name, spec in fields.items()
+    }
+
 
 class Mapping(_Strict):
     flow: str
@@ -114,6 +135,23 @@ class Mapping(_Strict):
         if self.target.external_id not in self.fields:
             raise ValueError(f"the external id {self.target.external_id} must be one of the mapped fields")
         return self
+
+    def for_org(self, present: dict[str, set[str]]) -> Mapping:
+        """This mapping as written in an org, given each target object's fields (lower-cased names)."""
+        return self.model_copy(
+            update={
+                "fields": fields_for_org(self.fields, present.get(self.target.object, set())),
+                "profiles": {
+                    name: profile.for_org(present.get(profile.object, set())) for name, profile in self.profiles.items()
+                },
+            }
+        )
+
+    def sections(self) -> list[tuple[str, str, dict[str, FieldMapping]]]:
+        """(where in the file, Salesforce object, fields) for the main fields and every profile."""
+        return [("fields", self.target.object, self.fields)] + [
+            (f"profiles.{name}.fields", p.object, p.fields) for name, p in self.profiles.items()
+        ]
 
     @property
     def source_fields(self) -> list[str]:

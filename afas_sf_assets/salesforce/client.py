@@ -230,20 +230,36 @@ class SalesforceClient:
         """Whether the org has Person Accounts (from the cached Account describe)."""
         return any(f["name"] == "IsPersonAccount" for f in self.describe("Account")["fields"])
 
-    def preflight(self, requirements: Mapping[str, Iterable[str]]) -> None:
-        """Check the org has every object and field given; one error lists everything missing."""
-        available = {o["name"].lower() for o in self._call(lambda sf: sf.describe(), what="describe")["sobjects"]}
+    def sobjects(self) -> list[dict[str, Any]]:
+        """The org's objects (the global describe, cached)."""
+        if "" not in self._describes:
+            self._describes[""] = self._call(lambda sf: sf.describe(), what="describe")
+        return self._describes[""]["sobjects"]
+
+    def has_object(self, sobject: str) -> bool:
+        return sobject.lower() in {o["name"].lower() for o in self.sobjects()}
+
+    def org_fields(self, sobject: str) -> dict[str, dict[str, Any]] | None:
+        """The object's fields as the org describes them, by lower-cased name; None without the object."""
+        if not self.has_object(sobject):
+            return None
+        return {f["name"].lower(): f for f in self.describe(sobject)["fields"]}
+
+    def preflight(self, requirements: Mapping[str, Iterable[str]], problems: Iterable[str] = ()) -> None:
+        """Check the org has every object and field given; one error lists everything missing, with the
+        caller's other `problems` (fields the org has but the mapping cannot write as it says)."""
         missing: dict[str, list[str]] = {}
         for sobject, fields in requirements.items():
-            if sobject.lower() not in available:
+            present = self.org_fields(sobject)
+            if present is None:
                 missing[sobject] = []
                 continue
-            present = {f["name"].lower() for f in self.describe(sobject)["fields"]}
-            absent = [f for f in fields if f.lower() not in present]
+            absent = list(dict.fromkeys(f for f in fields if f.lower() not in present))
             if absent:
                 missing[sobject] = absent
-        if missing:
-            raise SalesforceSchemaError(missing)
+        found = list(problems)
+        if missing or found:
+            raise SalesforceSchemaError(missing, found)
 
     def limits(self) -> dict[str, Any]:
         return self._call(lambda sf: sf.limits(), what="limits")

@@ -59,12 +59,16 @@ class SalesforceServerError(SalesforceError):
 class SalesforceSchemaError(SalesforceError):
     """The org lacks objects or fields the project needs; lists every one of them."""
 
-    def __init__(self, missing: dict[str, list[str]]) -> None:
+    def __init__(self, missing: dict[str, list[str]], problems: list[str] | None = None) -> None:
         self.missing = missing
+        self.problems = problems or []
         lines = [
             f"{obj}: {'the object itself' if not fields else ', '.join(fields)}" for obj, fields in missing.items()
         ]
-        super().__init__("The Salesforce org lacks what afas-sf needs — " + "; ".join(lines))
+        parts = ["The Salesforce org lacks what afas-sf needs — " + "; ".join(lines)] if lines else []
+        if self.problems:
+            parts.append("The mapping does not fit the org's fields — " + "; ".join(self.problems))
+        super().__init__("\n".join(parts))
 
 
 class SalesforceBulkJobError(SalesforceError):

@@ -53,8 +53,8 @@ def field_xml(sobject: SfObject, field: SfField) -> str:
     elif kind == "LongTextArea":
         parts += [f"<length>{max(field.length, 256)}</length>", "<visibleLines>3</visibleLines>"]
     elif kind in ("Number", "Currency", "Percent"):
-        scale = 0 if field.type is SfType.INT else 3 if kind == "Number" else 2
-        parts += ["<precision>18</precision>", f"<scale>{scale}</scale>"]
+        precision, scale = field.digits
+        parts += [f"<precision>{precision}</precision>", f"<scale>{scale}</scale>"]
     elif kind == "Checkbox":
         parts.append(f"<defaultValue>{'true' if field.default else 'false'}</defaultValue>")
     elif kind == "Picklist":

@@ -22,6 +22,7 @@ class OrgFeature(StrEnum):
     SHIPMENT = "shipment"
     FIELD_SERVICE = "field_service"
     MULTI_CURRENCY = "multi_currency"
+    STATE_COUNTRY_PICKLISTS = "state_country_picklists"
 
 
 class SfType(StrEnum):
@@ -43,8 +44,14 @@ class SfType(StrEnum):
     BASE64 = "base64"
 
 
+# A custom number field's digits and decimals when the schema names none: what `afas-sf metadata` deploys.
+_NUMBER_DIGITS = {SfType.INT: (18, 0), SfType.DOUBLE: (18, 3), SfType.CURRENCY: (18, 2), SfType.PERCENT: (18, 2)}
+
+
 @dataclass(frozen=True)
 class SfField:
+    """One field as describe reports it. `required`: not nillable and not defaulted, so a create must give it."""
+
     name: str
     type: SfType = SfType.STRING
     length: int = 255
@@ -58,6 +65,11 @@ class SfField:
     default: Any = None
     feature: OrgFeature | None = None
     label: str = ""
+    precision: int | None = None
+    scale: int | None = None
+    restricted: bool | None = None  # restrictedPicklist; None: restricted when values are listed
+    nil: bool | None = None  # describe's nillable where it is not implied by `required` (e.g. a defaulted field)
+    defaulted: bool = False  # defaultedOnCreate by the org itself (owner, auto-number), not by a value here
 
     @property
     def custom(self) -> bool:
@@ -74,7 +86,23 @@ class SfField:
 
     @property
     def nillable(self) -> bool:
+        if self.nil is not None:
+            return self.nil
         return not self.required and self.type is not SfType.BOOLEAN
+
+    @property
+    def restricted_picklist(self) -> bool:
+        return bool(self.picklist) if self.restricted is None else self.restricted
+
+    @property
+    def defaulted_on_create(self) -> bool:
+        return self.defaulted or self.default is not None or self.type is SfType.BOOLEAN
+
+    @property
+    def digits(self) -> tuple[int, int]:
+        """(precision, scale) of a number field: total digits and decimals."""
+        precision, scale = _NUMBER_DIGITS.get(self.type, (18, 0))
+        return (self.precision or precision, scale if self.scale is None else self.scale)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ class SandboxOptions:
     seed: int = 42
     size: DemoSize = DemoSize.SMALL
     afas_data: Path | None = None
-    sf_features: frozenset[OrgFeature] = frozenset({OrgFeature.MULTI_CURRENCY})
+    sf_features: frozenset[OrgFeature] = frozenset({OrgFeature.MULTI_CURRENCY, OrgFeature.STATE_COUNTRY_PICKLISTS})
 
 
 def seed_afas(store: AfasStore, options: SandboxOptions) -> None:

@@ -28,6 +28,7 @@ from afas_sf_assets.errors import AfasSfError
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import Mapping, load_mapping
 from afas_sf_assets.salesforce.client import COLLECTION_SIZE, SalesforceClient
+from afas_sf_assets.sync.fit import Misfit, fit_payload, mapping_problems, truncated_fields
 from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
 from afas_sf_assets.sync.report import Failure, FlowReport
 from afas_sf_assets.sync.state import RETRIED, ActivityEntry, LedgerEntry, RecordStatus, State
@@ -190,15 +191,18 @@ class SyncEngine:
             raise MappingMismatch(
                 f"{mapping.path}: GetConnector {mapping.source.connector} has no field(s) {', '.join(unknown)}"
             )
-        requirements: dict[str, list[str]] = {mapping.target.object: list(mapping.fields)}
         used = set(flow.profiles_for(ctx)) if flow.profiles_for else set(mapping.profiles)
+        objects = {mapping.target.object} | {p.object for n, p in mapping.profiles.items() if n in used}
+        org = {sobject: self.salesforce.org_fields(sobject) for sobject in objects}
+        mapping = ctx.mapping = mapping.for_org({o: set(fields) for o, fields in org.items() if fields is not None})
+        requirements: dict[str, list[str]] = {mapping.target.object: list(mapping.fields)}
         for name, profile in mapping.profiles.items():
             if name in used:
                 requirements.setdefault(profile.object, []).extend(profile.fields)
         if flow.extra_requirements:
             for sobject, fields in flow.extra_requirements(ctx).items():
                 requirements.setdefault(sobject, []).extend(fields)
-        self.salesforce.preflight(requirements)
+        self.salesforce.preflight(requirements, mapping_problems(mapping, used, org))
 
     def _rows(
         self, ctx: FlowContext, mark: str | None, full: bool, seen: set[str], newest: list[datetime]
@@ -359,6 +363,7 @@ class SyncEngine:
         for rule in flow.matching:
             rule(ctx, changed)
         ready = []
+        truncate = truncated_fields(mapping)
         for work in changed:
             if work.skip_reason:
                 # Decided once Salesforce was asked (an order no longer Draft): handled, nothing to write.
@@ -375,6 +380,20 @@ class SyncEngine:
                     work.waiting_for,
                     sent=work.payload(),
                     action="wait",
+                )
+                continue
+            target = ctx.target_of(work)
+            misfit = self._misfit(work, target.object, truncate.get(target.object, set()))
+            if misfit:
+                refuse(
+                    work.key,
+                    work.row,
+                    RecordStatus.FAILED,
+                    misfit.code,
+                    misfit.field,
+                    misfit.message,
+                    sent=work.payload(),
+                    action="check",
                 )
             else:
                 ready.append(work)
@@ -393,6 +412,15 @@ class SyncEngine:
         for rule in flow.after_write:
             rule(ctx, written)
         return True
+
+    def _misfit(self, work: Work, sobject: str, truncate: set[str]) -> Misfit | None:
+        """The first value of the record the org would refuse (text that may be cut is cut here)."""
+        fields = self.salesforce.org_fields(sobject)
+        if fields is None or work.record is None:
+            return None
+        return fit_payload(work.record.always, fields, truncate) or fit_payload(
+            work.record.create_only, fields, truncate
+        )
 
     def _classify(self, ctx: FlowContext, works: list[Work]) -> None:
         """Create or update? The ledger knows most; Salesforce is asked about the rest, so a lost ledger

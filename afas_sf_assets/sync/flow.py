@@ -93,10 +93,7 @@ class FlowContext:
         return work.target or TargetRef(self.mapping.target.object, self.mapping.target.external_id)
 
     def org_has(self, sobject: str) -> bool:
-        if "org_objects" not in self.cache:
-            described = self.salesforce.sf.describe()
-            self.cache["org_objects"] = {o["name"].lower() for o in described["sobjects"]}
-        return sobject.lower() in self.cache["org_objects"]
+        return self.salesforce.has_object(sobject)
 
 
 Rule = Callable[[FlowContext, list[Work]], None]

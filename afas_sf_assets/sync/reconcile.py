@@ -60,7 +60,7 @@ def reconcile(engine: SyncEngine, flow: Flow, *, run_id: str, repair: bool = Fal
     drift.checked = len(entries)
     drift.not_synced_yet = len(in_afas - synced_keys)
     drift.gone_from_afas = sorted(e.key for e in entries if e.key not in in_afas and not e.key.startswith("~"))
-    prefixes = {o["keyPrefix"]: o["name"] for o in engine.salesforce.sf.describe()["sobjects"] if o.get("keyPrefix")}
+    prefixes = {o["keyPrefix"]: o["name"] for o in engine.salesforce.sobjects() if o.get("keyPrefix")}
     by_object: dict[str, list[str]] = {}
     for entry in entries:
         if entry.target_id and entry.target_id[:3] in prefixes:

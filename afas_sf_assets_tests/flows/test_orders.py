@@ -260,7 +260,7 @@ def test_salesforce_order_lands_in_afas_once_with_a_new_organisation_debtor(fres
 def test_person_account_becomes_a_person_debtor_and_known_emails_reuse_the_debtor(
     fresh_org: Callable[..., Org],
 ) -> None:
-    org = fresh_org("multi_currency,person_accounts")
+    org = fresh_org("multi_currency,person_accounts,state_country_picklists")
     engine = org.engine()
     prepare(engine)
     person_order = salesforce_order(org, person=True, email="eva.smit@example.nl")
@@ -278,8 +278,9 @@ def test_person_account_becomes_a_person_debtor_and_known_emails_reuse_the_debto
     sf.Contact.create({"AccountId": other, "LastName": "Dezelfde", "Email": known["Email"]})
     standard = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
     order2 = sf.Order.create(
-        {"AccountId": other, "EffectiveDate": "2026-11-27", "Status": "Activated", "Pricebook2Id": standard}
+        {"AccountId": other, "EffectiveDate": "2026-11-27", "Status": "Draft", "Pricebook2Id": standard}
     )["id"]
+    sf.Order.update(order2, {"Status": "Activated"})
     report = OrdersToAfas(engine.afas, engine.salesforce, org.state).run(run_id="out")
     assert report.created == 2
     (person_doc,) = afas_documents_for(org, person_order)
@@ -306,7 +307,9 @@ def test_a_product_unknown_to_afas_stops_the_order_with_the_reason(fresh_org: Ca
     sf = plain_salesforce(org.sandbox)
     product = sf.Product2.create({"Name": "Alleen in Salesforce", "IsActive": True})["id"]
     standard = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
-    entry = sf.PricebookEntry.create({"Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 1})["id"]
+    entry = sf.PricebookEntry.create(
+        {"Pricebook2Id": standard, "Product2Id": product, "UnitPrice": 1, "IsActive": True}
+    )["id"]
     draft = sf.Order.create(
         {
             "AccountId": sf.Order.get(order_id)["AccountId"],

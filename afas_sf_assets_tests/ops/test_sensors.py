@@ -87,8 +87,9 @@ def test_salesforce_order_sensor(org_env: Org) -> None:
     assert [list(r.asset_selection or []) for r in requested.run_requests] == [[SALES_ORDERS_KEY]]
     assert isinstance(evaluate(salesforce_orders, requested.cursor), dg.SkipReason)
     from_afas = sf.Order.create(
-        {"AccountId": account, "EffectiveDate": "2026-11-28", "Status": "Activated", "AFAS_Origin__c": "afas"}
+        {"AccountId": account, "EffectiveDate": "2026-11-28", "Status": "Draft", "AFAS_Origin__c": "afas"}
     )["id"]
+    sf.Order.update(from_afas, {"Status": "Activated"})
     assert from_afas and isinstance(evaluate(salesforce_orders, requested.cursor), dg.SkipReason), (
         "an order that came from AFAS never triggers a send"
     )

@@ -64,9 +64,11 @@ def order_setup(sf: Salesforce) -> dict[str, str]:
     product = new_product(sf)
     book = sf.Pricebook2.create({"Name": unique("Orders"), "IsActive": True})["id"]
     standard_entry = sf.PricebookEntry.create(
-        {"Pricebook2Id": standard_book(sf), "Product2Id": product, "UnitPrice": 10.0}
+        {"Pricebook2Id": standard_book(sf), "Product2Id": product, "UnitPrice": 10.0, "IsActive": True}
     )["id"]
-    entry = sf.PricebookEntry.create({"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 8.0})["id"]
+    entry = sf.PricebookEntry.create(
+        {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 8.0, "IsActive": True}
+    )["id"]
     account = sf.Account.create({"Name": unique("Order account")})["id"]
     return {"product": product, "book": book, "entry": entry, "standard_entry": standard_entry, "account": account}
 

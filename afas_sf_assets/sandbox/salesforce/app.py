@@ -28,7 +28,7 @@ from starlette.routing import Route
 from afas_sf_assets.salesforce.schema import OrgFeature
 from afas_sf_assets.sandbox.knobs import faults_endpoint
 from afas_sf_assets.sandbox.salesforce.bulk import BulkJobs, JobError
-from afas_sf_assets.sandbox.salesforce.org import API_VERSION, MultipleMatches, Org, RecordError
+from afas_sf_assets.sandbox.salesforce.org import API_VERSION, MultipleMatches, Org, RecordError, RequestRefused
 from afas_sf_assets.sandbox.salesforce.store import SfStore
 
 ORG_ID = "00DZ0000000SBOXAAA"
@@ -48,6 +48,41 @@ class Reply(Exception):
 
 def _error(code: str, message: str, status: int) -> Reply:
     return Reply(status, [{"message": message, "errorCode": code}])
+
+
+def _refuse_constant(name: str) -> Any:
+    # JSON has no NaN or Infinity; Python's parser would take them, Salesforce's does not.
+    raise ValueError(f"Non-standard token '{name}'")
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _error("JSON_PARSER_ERROR", f"Unexpected character: {exc}", 400) from exc
+
+
+def _sobject_body(body: Any) -> dict[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        token = "START_ARRAY" if isinstance(body, list) else "VALUE_STRING"
+        raise _error("JSON_PARSER_ERROR", f"Cannot deserialize instance of SObject from {token} token", 400)
+    return body
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """Whatever goes wrong inside answers as Salesforce does: a JSON error list, never plain text."""
+    return JSONResponse(
+        [
+            {
+                "errorCode": "UNKNOWN_EXCEPTION",
+                "message": "An unexpected error occurred. Please include this ErrorId if you contact support: "
+                f"{uuid.uuid4().int % 10**10}-{type(exc).__name__}",
+            }
+        ],
+        status_code=500,
+    )
 
 
 class SalesforceSandboxApp:
@@ -73,7 +108,8 @@ class SalesforceSandboxApp:
                 Route("/services/data", self.versions, methods=["GET"]),
                 Route("/services/data/", self.versions, methods=["GET"]),
                 Route("/services/data/{path:path}", self.data, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
-            ]
+            ],
+            exception_handlers={Exception: unexpected_error},
         )
 
     # -- sandbox knobs -------------------------------------------------------------------------
@@ -262,10 +298,7 @@ class SalesforceSandboxApp:
             if raw and "csv" in content_type:
                 body: Any = raw.decode("utf-8")
             elif raw:
-                try:
-                    body = json.loads(raw)
-                except ValueError as exc:
-                    raise _error("JSON_PARSER_ERROR", f"Unexpected character: {exc}", 400) from exc
+                body = _json_body(raw)
             else:
                 body = None
             query = {k: v[-1] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
@@ -355,7 +388,7 @@ class SalesforceSandboxApp:
                 return 200, {"objectDescribe": {"name": obj.name, "label": obj.label, "custom": obj.custom}}, js
             if method == "POST":
                 with self.store.transaction():
-                    result = self.org.save(obj.name, body or {}, create_only=True)
+                    result = self.org.save(obj.name, _sobject_body(body), create_only=True)
                 return 201, {"id": result.id, "success": True, "errors": []}, js
         if len(parts) == 2 and parts[1] == "describe" and method == "GET":
             return 200, self.org.describe(obj), js
@@ -368,7 +401,7 @@ class SalesforceSandboxApp:
                 return 200, self.org.render(obj, names, record), js
             if method == "PATCH":
                 with self.store.transaction():
-                    self.org.save(obj.name, body or {}, record_id=record_id)
+                    self.org.save(obj.name, _sobject_body(body), record_id=record_id)
                 return 204, None, js
             if method == "DELETE":
                 with self.store.transaction():
@@ -380,7 +413,8 @@ class SalesforceSandboxApp:
         if len(parts) == 3:
             field, value = parts[1], parts[2]
             if method == "PATCH":
-                if body and any(k.lower() in (field.lower(), "id") for k in body if k != "attributes"):
+                body = _sobject_body(body)
+                if any(k.lower() in (field.lower(), "id") for k in body if k != "attributes"):
                     raise _error(
                         "INVALID_FIELD",
                         f"The field {field} or Id cannot be specified in the body of an upsert by external id",
@@ -389,7 +423,7 @@ class SalesforceSandboxApp:
                 try:
                     with self.store.transaction():
                         result = self.org.save(
-                            obj.name, body or {}, external=(field, value), update_only=query.get("updateOnly") == "true"
+                            obj.name, body, external=(field, value), update_only=query.get("updateOnly") == "true"
                         )
                 except MultipleMatches as exc:
                     return 300, [f"/services/data/v{API_VERSION}/sobjects/{obj.name}/{i}" for i in exc.ids], js
@@ -433,9 +467,9 @@ class SalesforceSandboxApp:
             if len(ids) > COLLECTION_LIMIT:
                 raise _error("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records", 400)
             return 200, self._collection(ids, query.get("allOrNone") == "true", self._delete_one), js
-        records = (body or {}).get("records")
-        if not isinstance(records, list):
-            raise _error("JSON_PARSER_ERROR", "records must be a list", 400)
+        records = _sobject_body(body).get("records")
+        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+            raise _error("JSON_PARSER_ERROR", "Cannot deserialize instance of SObject[]: records must be objects", 400)
         if len(records) > COLLECTION_LIMIT:
             raise _error(
                 "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call", 400
@@ -503,6 +537,9 @@ class SalesforceSandboxApp:
             for item in items:
                 try:
                     results.append(apply(item))
+                except RequestRefused as exc:
+                    # A value Salesforce cannot deserialize refuses the whole request, before any record.
+                    raise Reply(exc.status, exc.as_body()) from exc
                 except RecordError as exc:
                     failed = True
                     results.append({"id": None, "success": False, "errors": [exc.as_error()]})

@@ -13,6 +13,20 @@ from afas_sf_assets.sandbox.salesforce.org import API_VERSION, MultipleMatches, 
 
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 TERMINAL = ("JobComplete", "Failed", "Aborted")
+DELIMITERS = {"BACKQUOTE": "`", "CARET": "^", "COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "TAB": "\t"}
+LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
+
+
+def record_endings(data: str) -> set[str]:
+    """The line endings that end records (outside quoted cells, where any newline is data)."""
+    found: set[str] = set()
+    quoted = False
+    for index, char in enumerate(data):
+        if char == '"':
+            quoted = not quoted
+        elif char == "\n" and not quoted:
+            found.add("\r\n" if index and data[index - 1] == "\r" else "\n")
+    return found
 
 
 class JobError(Exception):
@@ -40,9 +54,14 @@ class BulkJobs:
                 raise JobError("INVALIDJOB", "InvalidJob : External ID was blank for upsert")
             if self.org.field(obj, external) is None:
                 raise JobError("INVALIDJOB", f"InvalidJob : Field name not found : {external}")
-        if body.get("columnDelimiter", "COMMA") != "COMMA" or body.get("contentType", "CSV") != "CSV":
-            # Unconfirmed beyond COMMA/CSV; simple-salesforce and this project only send those.
-            raise JobError("INVALIDJOB", "InvalidJob : only CSV with COMMA delimiters is supported here")
+        delimiter = body.get("columnDelimiter", "COMMA")
+        if delimiter not in DELIMITERS:
+            raise JobError("INVALIDJOB", f"InvalidJob : Invalid column delimiter: {delimiter}")
+        line_ending = body.get("lineEnding", "LF")
+        if line_ending not in LINE_ENDINGS:
+            raise JobError("INVALIDJOB", f"InvalidJob : Invalid line ending: {line_ending}")
+        if body.get("contentType", "CSV") != "CSV":
+            raise JobError("INVALIDJOB", f"InvalidJob : Invalid content type: {body.get('contentType')}")
         job_id = make_id("750", self.store.next_number("id:750", 1))
         stamp = now_text()
         info = {
@@ -58,8 +77,8 @@ class BulkJobs:
             "contentType": "CSV",
             "apiVersion": float(API_VERSION),
             "contentUrl": f"services/data/v{API_VERSION}/jobs/ingest/{job_id}/batches",
-            "lineEnding": body.get("lineEnding", "LF"),
-            "columnDelimiter": "COMMA",
+            "lineEnding": line_ending,
+            "columnDelimiter": delimiter,
             "jobType": "V2Ingest",
             "numberRecordsProcessed": 0,
             "numberRecordsFailed": 0,
@@ -80,6 +99,12 @@ class BulkJobs:
         info = self.get(job_id)
         if info["state"] != "Open":
             raise JobError("INVALIDJOBSTATE", f"Job {job_id} is not open for uploads (state {info['state']})", 409)
+        if self.store.job_data(job_id):
+            raise JobError(
+                "BULK_API_ERROR",
+                f"Found multiple contents for job: <{job_id}>, please 'Close' / 'Abort' / 'Delete' the current Job "
+                "then create a new Job and make sure you only do 'PUT' once on a given Job.",
+            )
         self.store.append_job_data(job_id, data)
 
     def set_state(self, job_id: str, state: str) -> dict[str, Any]:
@@ -124,8 +149,12 @@ class BulkJobs:
         info["state"] = "InProgress"
         self.store.save_job(job_id, info)
         data = self.store.job_data(job_id)
-        line_ending = "\r\n" if info["lineEnding"] == "CRLF" else "\n"
-        reader = csv.reader(io.StringIO(data, newline=""), lineterminator=line_ending)
+        if record_endings(data) - {LINE_ENDINGS[info["lineEnding"]]}:
+            setting = info["lineEnding"]
+            message = f"ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is {setting}"
+            self._finish(job_id, "Failed", message, started)
+            return
+        reader = csv.reader(io.StringIO(data, newline=""), delimiter=DELIMITERS[info["columnDelimiter"]])
         rows = list(reader)
         if not rows:
             self._finish(job_id, "Failed", "InvalidBatch : Empty CSV", started)

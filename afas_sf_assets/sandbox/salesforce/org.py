@@ -8,20 +8,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
+import math
 import random
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from afas_sf_assets.salesforce.schema import OBJECTS, OrgFeature, SfField, SfObject, SfType, objects_for
+from afas_sf_assets.salesforce.schema import OrgFeature, SfField, SfObject, SfType
 from afas_sf_assets.sandbox.salesforce import soql
 from afas_sf_assets.sandbox.salesforce.ids import make_id, to_18
+from afas_sf_assets.sandbox.salesforce.standard_objects import API_USER_ID, sandbox_objects
 from afas_sf_assets.sandbox.salesforce.store import SfStore
 
 API_VERSION = "62.0"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
+# Salesforce stores dates and datetimes between these two days only.
+_EARLIEST, _LATEST = date(1700, 1, 1), date(4000, 12, 31)
+_TEXT_TYPES = (SfType.STRING, SfType.TEXTAREA, SfType.EMAIL, SfType.PHONE, SfType.URL, SfType.PICKLIST)
+_NUMBER_TYPES = (SfType.DOUBLE, SfType.CURRENCY, SfType.PERCENT, SfType.INT)
+MAX_OFFSET = 2000
 
 
 class RecordError(Exception):
@@ -39,6 +50,19 @@ class RecordError(Exception):
 
     def as_body(self) -> list[dict[str, Any]]:
         return [{"errorCode": self.code, "message": self.message, "fields": self.fields}]
+
+
+class RequestRefused(RecordError):
+    """The whole request is refused before any record is looked at (a body Salesforce cannot deserialize)."""
+
+
+def parser_error(definition: SfField, raw: Any, expected: str) -> RequestRefused:
+    return RequestRefused(
+        "JSON_PARSER_ERROR",
+        f"Cannot deserialize instance of {expected} from VALUE_STRING value {raw} or request may be missing a "
+        f"required field (field {definition.name})",
+        [definition.name],
+    )
 
 
 class MultipleMatches(Exception):
@@ -69,7 +93,7 @@ class Org:
     # -- schema --------------------------------------------------------------------------------
 
     def objects(self) -> dict[str, SfObject]:
-        return objects_for(self.features)
+        return sandbox_objects(self.features)
 
     def sobject(self, name: str) -> SfObject:
         found = next((o for n, o in self.objects().items() if n.lower() == name.lower()), None)
@@ -96,31 +120,9 @@ class Org:
             "keyPrefix": obj.key_prefix,
             "createable": obj.createable,
             "updateable": obj.updateable,
-            "deletable": True,
+            "deletable": obj.createable,
             "queryable": True,
-            "fields": [
-                {
-                    "name": f.name,
-                    "label": f.label or f.name,
-                    "type": f.type.value,
-                    "length": f.length,
-                    "custom": f.custom,
-                    "externalId": f.external_id,
-                    "unique": f.unique,
-                    "idLookup": f.external_id or f.name == "Id",
-                    "nillable": f.nillable,
-                    "createable": f.createable,
-                    "updateable": f.updateable,
-                    "defaultedOnCreate": f.default is not None,
-                    "referenceTo": list(f.reference_to),
-                    "relationshipName": f.relationship_name,
-                    "picklistValues": [
-                        {"value": v, "label": v, "active": True, "defaultValue": v == f.default} for v in f.picklist
-                    ],
-                    "restrictedPicklist": bool(f.picklist),
-                }
-                for f in self.fields(obj)
-            ],
+            "fields": [self._describe_field(f) for f in self.fields(obj)],
             "recordTypeInfos": [
                 {"name": r["Name"], "developerName": r["DeveloperName"], "recordTypeId": r["Id"], "available": True}
                 for r in self.store.iter_records("RecordType")
@@ -128,6 +130,41 @@ class Org:
             ]
             if OrgFeature.PERSON_ACCOUNTS in self.features
             else [],
+        }
+
+    @staticmethod
+    def _describe_field(f: SfField) -> dict[str, Any]:
+        numeric = f.type in _NUMBER_TYPES
+        precision, scale = f.digits if numeric else (0, 0)
+        return {
+            "name": f.name,
+            "label": f.label or f.name,
+            "type": f.type.value,
+            "length": f.length if f.type in _TEXT_TYPES else 0,
+            "byteLength": f.length * 3 if f.type in _TEXT_TYPES else 0,
+            "precision": precision if f.type is not SfType.INT else 0,
+            "scale": scale,
+            "digits": precision if f.type is SfType.INT else 0,
+            "custom": f.custom,
+            "externalId": f.external_id,
+            "unique": f.unique,
+            "caseSensitive": False,
+            "idLookup": f.external_id or f.unique or f.name == "Id",
+            "nillable": f.nillable,
+            "createable": f.createable,
+            "updateable": f.updateable,
+            "defaultedOnCreate": f.defaulted_on_create,
+            "defaultValue": f.default if f.type in (SfType.BOOLEAN, SfType.PICKLIST) else None,
+            "autoNumber": f.defaulted and f.type is SfType.STRING,
+            "calculated": False,
+            "filterable": not (f.type is SfType.TEXTAREA and f.length > 255) and f.type is not SfType.BASE64,
+            "sortable": not (f.type is SfType.TEXTAREA and f.length > 255) and f.type is not SfType.BASE64,
+            "referenceTo": list(f.reference_to),
+            "relationshipName": f.relationship_name,
+            "picklistValues": [
+                {"value": v, "label": v, "active": True, "defaultValue": v == f.default} for v in f.picklist
+            ],
+            "restrictedPicklist": f.type is SfType.PICKLIST and f.restricted_picklist,
         }
 
     # -- set-up --------------------------------------------------------------------------------
@@ -163,7 +200,7 @@ class Org:
         return make_id(obj.key_prefix, self.store.next_number(f"id:{obj.key_prefix}", 1))
 
     def _insert_raw(self, sobject: str, values: dict[str, Any]) -> str:
-        obj = OBJECTS[sobject]
+        obj = self.objects()[sobject]
         record_id = self._new_id(obj)
         stamp = now_text()
         self.store.put(
@@ -178,9 +215,15 @@ class Org:
     def get(self, sobject: str, record_id: str) -> dict[str, Any]:
         obj = self.sobject(sobject)
         full = to_18(record_id)
-        found = self.store.get(full) if full else None
+        if full is None:
+            raise RecordError(
+                "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {record_id}", status=404
+            )
+        found = self.store.get_with_flag(full)
         if found is None or found[0] != obj.name:
             raise RecordError("NOT_FOUND", "The requested resource does not exist", status=404)
+        if found[2]:
+            raise RecordError("ENTITY_IS_DELETED", "entity is deleted", status=404)
         return found[1]
 
     def find_by_external_id(self, obj: SfObject, field_name: str, value: str) -> list[str]:
@@ -253,8 +296,12 @@ class Org:
             self._check_order_editable(record["OrderId"])
         if obj.name == "Pricebook2" and record.get("IsStandard"):
             raise RecordError("DELETE_FAILED", "You can't delete the standard price book.")
+        if obj.name == "Contact" and record.get("IsPersonAccount"):
+            raise RecordError("DELETE_FAILED", "A person account's contact is deleted by deleting its account.", ["Id"])
         with self.store.savepoint():
             self.store.mark_deleted(record["Id"])
+            if obj.name == "Account" and record.get("PersonContactId"):
+                self.store.mark_deleted(record["PersonContactId"])
             if obj.name == "Order":
                 for item in list(self.store.iter_records("OrderItem")):
                     if item["OrderId"] == record["Id"]:
@@ -291,9 +338,7 @@ class Org:
                     continue
                 raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: Id.", ["Id"])
             allowed = definition.createable if creating else definition.updateable
-            if not allowed and not (
-                obj.name == "ContentVersion" and definition.name == "ContentDocumentId" and creating
-            ):
+            if not allowed:
                 raise RecordError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
                     f"Unable to create/update fields: "
@@ -325,73 +370,147 @@ class Org:
         return matches[0]
 
     def _coerce(self, obj: SfObject, definition: SfField, raw: Any) -> Any:
-        if raw is None or (raw == "" and definition.type is not SfType.STRING):
-            return None
+        """One value as Salesforce stores it, or refused as Salesforce refuses it."""
         kind = definition.type
-        name = definition.name
-        try:
-            if kind is SfType.BOOLEAN:
-                if isinstance(raw, str):
-                    if raw.lower() not in ("true", "false", "1", "0"):
-                        raise ValueError(raw)
-                    return raw.lower() in ("true", "1")
-                return bool(raw)
-            if kind in (SfType.DOUBLE, SfType.CURRENCY, SfType.PERCENT):
-                if isinstance(raw, bool):
-                    raise ValueError(raw)
-                return float(raw)
-            if kind is SfType.INT:
-                return int(raw)
-            if kind is SfType.DATE:
-                return date.fromisoformat(str(raw)[:10]).isoformat()
-            if kind is SfType.DATETIME:
-                text = str(raw).replace("Z", "+00:00")
-                moment = datetime.fromisoformat(text)
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=UTC)
-                return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-        except (TypeError, ValueError) as exc:
-            raise RecordError(
-                "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: value not of required type: {raw}", [name]
-            ) from exc
+        if kind is SfType.BOOLEAN:
+            # A checkbox is never null: null (or an empty cell) writes false.
+            if raw is None or raw == "":
+                return False
+            if isinstance(raw, bool):
+                return raw
+            if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
+                return raw.lower() in ("true", "1")
+            raise parser_error(definition, raw, "boolean")
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, dict | list):
+            token = "START_OBJECT" if isinstance(raw, dict) else "START_ARRAY"
+            raise RequestRefused(
+                "JSON_PARSER_ERROR",
+                f"Cannot deserialize instance of {kind.value} from {token} value (field {definition.name})",
+                [definition.name],
+            )
+        if kind in _NUMBER_TYPES:
+            return self._number(definition, raw)
+        if kind is SfType.DATE:
+            return self._date(definition, raw)
+        if kind is SfType.DATETIME:
+            return self._datetime(definition, raw)
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise parser_error(definition, raw, "string")
         text = str(raw)
+        name = definition.name
         if kind is SfType.BASE64:
             try:
                 base64.b64decode(text, validate=True)
             except binascii.Error as exc:
-                raise RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{name}: invalid base64", [name]) from exc
+                raise parser_error(definition, "(not base64)", "base64") from exc
             return text
-        if kind is SfType.REFERENCE:
-            full = to_18(text)
-            if full is None:
-                raise RecordError(
-                    "MALFORMED_ID", f"{definition.label or name}: id value of incorrect type: {text}", [name]
-                )
-            found = self.store.get(full)
-            if found is None:
-                raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name])
-            if found[0] not in definition.reference_to:
-                raise RecordError("FIELD_INTEGRITY_EXCEPTION", f"{name}: id value of incorrect type: {text}", [name])
-            return full
-        if kind is SfType.PICKLIST and definition.picklist and text not in definition.picklist:
+        if kind is SfType.REFERENCE or kind is SfType.ID:
+            return self._reference(definition, text)
+        if kind is SfType.PICKLIST and definition.restricted_picklist and text not in definition.picklist:
             raise RecordError(
                 "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                 f"{definition.label or name}: bad value for restricted picklist field: {text}",
                 [name],
             )
-        if kind is SfType.EMAIL and text and not _EMAIL.match(text):
-            raise RecordError("INVALID_EMAIL_ADDRESS", f"{name}: invalid email address: {text}", [name])
-        if (len(text) > definition.length and kind not in (SfType.TEXTAREA,)) or len(text) > 131_072:
+        if kind is SfType.EMAIL and not _EMAIL.match(text):
             raise RecordError(
-                "STRING_TOO_LONG", f"{name}: data value too large: {text[:40]} (max length={definition.length})", [name]
+                "INVALID_EMAIL_ADDRESS", f"{definition.label or name}: invalid email address: {text}", [name]
+            )
+        if len(text) > definition.length:
+            raise RecordError(
+                "STRING_TOO_LONG",
+                f"{definition.label or name}: data value too large: {text[:40]} (max length={definition.length})",
+                [name],
             )
         return text
+
+    @staticmethod
+    def _number(definition: SfField, raw: Any) -> Any:
+        if isinstance(raw, bool):
+            raise parser_error(definition, raw, definition.type.value)
+        try:
+            value = Decimal(str(raw).strip())
+        except InvalidOperation as exc:
+            raise parser_error(definition, raw, definition.type.value) from exc
+        if not value.is_finite():
+            raise parser_error(definition, raw, definition.type.value)
+        precision, scale = definition.digits
+        rounded = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP) if value.adjusted() < 40 else value
+        integer_digits = max(rounded.adjusted() + 1, 0)
+        if integer_digits > precision - scale:
+            raise RecordError(
+                "NUMBER_OUTSIDE_VALID_RANGE",
+                f"{definition.label or definition.name}: value outside of valid range on numeric field: {raw}",
+                [definition.name],
+            )
+        if definition.type is SfType.INT:
+            return int(rounded)
+        number = float(rounded)
+        return number if math.isfinite(number) else None
+
+    @staticmethod
+    def _in_range(definition: SfField, day: date, raw: Any) -> None:
+        if not _EARLIEST <= day <= _LATEST:
+            raise RecordError(
+                "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                f"{definition.label or definition.name}: value not of required type: {raw} "
+                "(dates must lie between 1700-01-01 and 4000-12-31)",
+                [definition.name],
+            )
+
+    def _date(self, definition: SfField, raw: Any) -> str:
+        text = str(raw)
+        if not isinstance(raw, str) or not _DATE.match(text):
+            raise parser_error(definition, raw, "date")
+        try:
+            day = date.fromisoformat(text)
+        except ValueError as exc:
+            raise parser_error(definition, raw, "date") from exc
+        self._in_range(definition, day, raw)
+        return day.isoformat()
+
+    def _datetime(self, definition: SfField, raw: Any) -> str:
+        text = str(raw)
+        if not isinstance(raw, str) or not _DATETIME.match(text):
+            raise parser_error(definition, raw, "datetime")
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise parser_error(definition, raw, "datetime") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        self._in_range(definition, moment.date(), raw)
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+    def _reference(self, definition: SfField, text: str) -> str:
+        name = definition.name
+        full = to_18(text)
+        if full is None:
+            raise RecordError("MALFORMED_ID", f"{definition.label or name}: id value of incorrect type: {text}", [name])
+        found = self.store.get(full)
+        if found is None and full == API_USER_ID:
+            return full
+        if found is None:
+            raise RecordError(
+                "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {definition.label or name}", [name]
+            )
+        if found[0] not in definition.reference_to:
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"{definition.label or name}: id value of incorrect type: {text}",
+                [name],
+            )
+        return full
 
     def _create(self, obj: SfObject, values: dict[str, Any]) -> str:
         record: dict[str, Any] = {}
         for definition in self.fields(obj):
-            if definition.default is not None and definition.createable:
+            if definition.default is not None:
                 record[definition.name] = definition.default
+            elif definition.type is SfType.BOOLEAN:
+                record[definition.name] = False
         record.update(values)
         self._before_create(obj, record)
         missing = [f.name for f in self.fields(obj) if f.required and record.get(f.name) in (None, "")]
@@ -432,7 +551,7 @@ class Org:
                     )
             self.store.claim_unique(obj.name, definition.name, value, record["Id"])
 
-    # -- the data model's rules ------------------------------------------------------------------
+    # -- the data model's rules (the Rules section of salesforce-fields.md) ----------------------------
 
     def _person_record_type(self, record_type_id: str | None) -> bool:
         if not record_type_id:
@@ -442,43 +561,90 @@ class Org:
 
     def _before_create(self, obj: SfObject, record: dict[str, Any]) -> None:
         if obj.name == "Account" and OrgFeature.PERSON_ACCOUNTS in self.features:
-            self._account_kind(record, record)
+            self._account_kind(record, record, switching=False)
+        elif obj.name == "Account" and not record.get("Name"):
+            raise RecordError("REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", ["Name"])
+        elif obj.name == "Contact":
+            record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
         elif obj.name == "PricebookEntry":
             self._check_price_entry(record)
         elif obj.name == "Order":
+            if record.get("Status") != "Draft":
+                raise RecordError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    "An order must be created in a Draft status; activate it with an update of Status alone.",
+                    ["Status"],
+                )
+            record["StatusCode"] = "Draft"
             record["OrderNumber"] = f"{self.store.next_number('order_number', 100):08d}"
             record["TotalAmount"] = 0.0
         elif obj.name == "OrderItem":
             self._check_order_item(record)
+            record["OrderItemNumber"] = f"{self.store.next_number('order_item_number', 1):010d}"
         elif obj.name == "ContentVersion":
             self._new_content_version(record)
         elif obj.name == "ContentDocumentLink":
             self._check_document_link(record)
+        elif obj.name == "ProductCategoryProduct":
+            category = self.store.get(record["ProductCategoryId"])[1]  # type: ignore[index]
+            record["CatalogId"] = category["CatalogId"]
+        elif obj.name == "ProductItem":
+            self._check_product_item(record)
+            record["ProductItemNumber"] = f"PI-{self.store.next_number('product_item_number', 1):07d}"
+        elif obj.name == "Shipment":
+            record["ShipmentNumber"] = f"SH-{self.store.next_number('shipment_number', 1):07d}"
+        elif obj.name == "ShipmentItem":
+            record["ShipmentItemNumber"] = f"SI-{self.store.next_number('shipment_item_number', 1):07d}"
+            self._copy_tracking(record)
 
     def _before_update(
         self, obj: SfObject, existing: dict[str, Any], record: dict[str, Any], values: dict[str, Any]
     ) -> None:
         if obj.name == "Account" and OrgFeature.PERSON_ACCOUNTS in self.features:
-            self._account_kind(record, values)
-        elif obj.name == "Order":
-            if (
-                "Pricebook2Id" in values
-                and values["Pricebook2Id"] != existing.get("Pricebook2Id")
-                and any(i["OrderId"] == existing["Id"] for i in self.store.iter_records("OrderItem"))
-            ):
+            switching = "RecordTypeId" in values and values["RecordTypeId"] != existing.get("RecordTypeId")
+            self._account_kind(record, values, switching=switching)
+        elif obj.name == "Contact":
+            if existing.get("IsPersonAccount"):
                 raise RecordError(
-                    "FIELD_INTEGRITY_EXCEPTION",
-                    "You can't change the price book of an order that has products.",
-                    ["Pricebook2Id"],
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    "A person account's contact is changed through its account, not directly.",
+                    list(values),
                 )
+            record["Name"] = " ".join(p for p in (record.get("FirstName"), record.get("LastName")) if p)
+        elif obj.name == "Pricebook2" and existing.get("IsStandard") and "Name" in values:
+            raise RecordError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "Unable to create/update fields: Name (standard price book).",
+                ["Name"],
+            )
+        elif obj.name == "PricebookEntry":
+            self._check_standard_price(record, values)
+        elif obj.name == "Order":
+            self._check_order_update(existing, record, values)
         elif obj.name == "OrderItem":
             self._check_order_editable(existing["OrderId"])
             record["TotalPrice"] = round(float(record["Quantity"]) * float(record["UnitPrice"]), 2)
+        elif obj.name == "ProductItem":
+            self._check_product_item(record)
+        elif obj.name == "ContentVersion" and "VersionData" in values and not existing.get("IsLatest"):
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION", "Only the latest version of a document can be updated.", ["VersionData"]
+            )
 
-    def _account_kind(self, record: dict[str, Any], written: dict[str, Any]) -> None:
+    def _account_kind(self, record: dict[str, Any], written: dict[str, Any], *, switching: bool) -> None:
         person = self._person_record_type(record.get("RecordTypeId"))
+        if switching and set(written) - {"RecordTypeId"}:
+            raise RecordError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "An account's record type cannot change together with other fields in the same call.",
+                ["RecordTypeId"],
+            )
         record["IsPersonAccount"] = person
-        person_fields = [f for f in ("FirstName", "LastName", "PersonEmail", "PersonMobilePhone") if f in written]
+        person_fields = [
+            f
+            for f, v in written.items()
+            if (f.startswith("Person") or f in ("FirstName", "LastName", "Salutation")) and v not in (None, False)
+        ]
         if person:
             if "Name" in written:
                 raise RecordError(
@@ -489,12 +655,15 @@ class Org:
             if not record.get("LastName"):
                 raise RecordError("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", ["LastName"])
             record["Name"] = " ".join(p for p in (record.get("FirstName"), record["LastName"]) if p)
-        elif person_fields:
+            return
+        if person_fields and not switching:
             raise RecordError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
                 f"Unable to create/update fields: {', '.join(person_fields)}. These fields belong to person accounts.",
                 person_fields,
             )
+        if not record.get("Name"):
+            raise RecordError("REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", ["Name"])
 
     def _check_price_entry(self, record: dict[str, Any]) -> None:
         # Both checks go through the unique-value index: a scan per entry would make price loads quadratic.
@@ -512,10 +681,63 @@ class Org:
             raise RecordError(
                 "STANDARD_PRICE_NOT_DEFINED", "Before creating a custom price, create a standard price.", []
             )
+        self._check_standard_price(record, record, book)
         product = self.store.get(record["Product2Id"])[1]  # type: ignore[index]
         record["Name"] = product.get("Name")
         record["ProductCode"] = product.get("ProductCode")
         record["~standard"] = bool(book.get("IsStandard"))
+
+    def _check_standard_price(
+        self, record: dict[str, Any], written: dict[str, Any], book: dict[str, Any] | None = None
+    ) -> None:
+        if not record.get("UseStandardPrice"):
+            return
+        book = book or self.store.get(record["Pricebook2Id"])[1]  # type: ignore[index]
+        if book.get("IsStandard"):
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "field integrity exception: UseStandardPrice (an entry of the standard price book has no standard "
+                "price to use)",
+                ["UseStandardPrice"],
+            )
+        if "UnitPrice" in written:
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "field integrity exception: UnitPrice (can't set a list price on an entry that uses the standard "
+                "price)",
+                ["UnitPrice"],
+            )
+
+    def _check_order_update(self, existing: dict[str, Any], record: dict[str, Any], values: dict[str, Any]) -> None:
+        was_active = existing.get("Status") == "Activated"
+        activating = values.get("Status") == "Activated" and not was_active
+        changed = [k for k, v in values.items() if existing.get(k) != v and k != "Status"]
+        if activating and changed:
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "An order is activated by an update of Status alone; other fields changed in the same call: "
+                + ", ".join(changed),
+                changed,
+            )
+        locked = [k for k in ("AccountId", "Pricebook2Id", "CurrencyIsoCode") if k in changed]
+        if was_active and locked:
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"You can't change {', '.join(locked)} on an activated order.",
+                locked,
+            )
+        if "Pricebook2Id" in changed and any(
+            i["OrderId"] == existing["Id"] for i in self.store.iter_records("OrderItem")
+        ):
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "You can't change the price book of an order that has products.",
+                ["Pricebook2Id"],
+            )
+        record["StatusCode"] = "Activated" if record.get("Status") == "Activated" else "Draft"
+        if activating:
+            record["ActivatedDate"] = now_text()
+            record["ActivatedById"] = API_USER_ID
 
     def _check_order_editable(self, order_id: str) -> dict[str, Any]:
         order = self.store.get(order_id)[1]  # type: ignore[index]
@@ -539,8 +761,14 @@ class Org:
         if entry["Pricebook2Id"] != order["Pricebook2Id"]:
             raise RecordError(
                 "FIELD_INTEGRITY_EXCEPTION",
-                "field integrity exception: PricebookEntryId (pricebook "
-                "entry is in a different pricebook than the one assigned to the order)",
+                "Order Products must have a Price Book Entry that belongs to the Price Book related to the parent "
+                "Order.: Price Book Entry ID",
+                ["PricebookEntryId"],
+            )
+        if not entry.get("IsActive"):
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "field integrity exception: PricebookEntryId (pricebook entry is inactive)",
                 ["PricebookEntryId"],
             )
         if (entry.get("CurrencyIsoCode") or "EUR") != (order.get("CurrencyIsoCode") or "EUR"):
@@ -550,23 +778,82 @@ class Org:
                 "entry currency code does not match order currency code)",
                 ["PricebookEntryId"],
             )
+        if record.get("Product2Id") not in (None, entry["Product2Id"]):
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "field integrity exception: Product2Id (does not match the price book entry's product)",
+                ["Product2Id"],
+            )
         record["Product2Id"] = entry["Product2Id"]
-        record["TotalPrice"] = round(float(record["Quantity"]) * float(record["UnitPrice"]), 2)
+        record["ListPrice"] = entry.get("UnitPrice")
+        if OrgFeature.MULTI_CURRENCY in self.features:
+            record["CurrencyIsoCode"] = order.get("CurrencyIsoCode")
+        record["TotalPrice"] = (
+            round(float(record["Quantity"]) * float(record["UnitPrice"]), 2)
+            if record.get("UnitPrice") is not None
+            else None
+        )
 
-    def _recalculate_order(self, order_id: str) -> None:
-        found = self.store.get(order_id)
+    def _check_product_item(self, record: dict[str, Any]) -> None:
+        location = self.store.get(record["LocationId"])[1]  # type: ignore[index]
+        if not location.get("IsInventoryLocation"):
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "A product item's location must be an inventory location (IsInventoryLocation).",
+                ["LocationId"],
+            )
+        if record.get("SerialNumber") and float(record.get("QuantityOnHand") or 0) != 1:
+            raise RecordError(
+                "FIELD_INTEGRITY_EXCEPTION",
+                "A serialized product item must have a quantity on hand of 1.",
+                ["QuantityOnHand"],
+            )
+
+    def _copy_tracking(self, item: dict[str, Any]) -> None:
+        shipment = self.store.get(item["ShipmentId"])[1]  # type: ignore[index]
+        item["TrackingNumber"] = shipment.get("TrackingNumber")
+        item["TrackingUrl"] = shipment.get("TrackingUrl")
+
+    def _recalculate(self, parent_id: str, sobject: str, child: str, link: str, total: str, amount: str) -> None:
+        """A parent's roll-up of its children (an order's amount, a shipment's item quantity)."""
+        found = self.store.get(parent_id)
         if not found:
             return
-        order = found[1]
-        order["TotalAmount"] = round(
-            sum(i.get("TotalPrice") or 0 for i in self.store.iter_records("OrderItem") if i["OrderId"] == order_id), 2
+        parent = found[1]
+        parent[total] = round(
+            sum(i.get(amount) or 0 for i in self.store.iter_records(child) if i[link] == parent_id), 2
         )
-        self.store.put(order_id, "Order", order)
+        self.store.put(parent_id, sobject, parent)
+
+    def _recalculate_order(self, order_id: str) -> None:
+        self._recalculate(order_id, "Order", "OrderItem", "OrderId", "TotalAmount", "TotalPrice")
 
     def _new_content_version(self, record: dict[str, Any]) -> None:
+        if record.get("VersionData") and not record.get("PathOnClient"):
+            raise RecordError("REQUIRED_FIELD_MISSING", "Required fields are missing: [PathOnClient]", ["PathOnClient"])
         data = base64.b64decode(record["VersionData"]) if record.get("VersionData") else b""
         record["Checksum"] = hashlib.md5(data).hexdigest()
+        record["ContentSize"] = len(data)
+        extension = (
+            (record.get("PathOnClient") or "").rpartition(".")[2].lower()
+            if "." in (record.get("PathOnClient") or "")
+            else ""
+        )
+        record["FileExtension"] = extension or None
+        record["FileType"] = {"jpg": "JPG", "jpeg": "JPG", "png": "PNG", "gif": "GIF", "pdf": "PDF"}.get(
+            extension, extension.upper() or "UNKNOWN"
+        )[:20]
         record["IsLatest"] = True
+        if record.get("ContentDocumentId"):
+            latest = self.store.get(record["ContentDocumentId"])
+            versions = sum(
+                1
+                for v in self.store.iter_records("ContentVersion")
+                if v["ContentDocumentId"] == record["ContentDocumentId"]
+            )
+            record["VersionNumber"] = str(versions + 1) if latest else "1"
+        else:
+            record["VersionNumber"] = "1"
 
     def _check_document_link(self, record: dict[str, Any]) -> None:
         for link in self.store.iter_records("ContentDocumentLink"):
@@ -621,24 +908,42 @@ class Org:
                             "Visibility": "AllUsers",
                         },
                     )
-        if (
-            obj.name == "Account"
-            and OrgFeature.PERSON_ACCOUNTS in self.features
-            and record.get("IsPersonAccount")
-            and created
-        ):
-            contact_id = self._insert_raw(
-                "Contact",
-                {
-                    "LastName": record["LastName"],
-                    "FirstName": record.get("FirstName"),
-                    "Email": record.get("PersonEmail"),
-                    "AccountId": record["Id"],
-                    "IsPersonAccount": True,
-                },
+        if obj.name == "Account" and record.get("IsPersonAccount"):
+            self._sync_person_contact(record)
+        if obj.name == "ShipmentItem":
+            self._recalculate(
+                record["ShipmentId"], "Shipment", "ShipmentItem", "ShipmentId", "TotalItemsQuantity", "Quantity"
             )
-            record["PersonContactId"] = contact_id
-            self.store.put(record["Id"], "Account", record)
+        if obj.name == "Shipment" and not created:
+            for item in list(self.store.iter_records("ShipmentItem")):
+                if item["ShipmentId"] == record["Id"]:
+                    self._copy_tracking(item)
+                    self.store.put(item["Id"], "ShipmentItem", item)
+
+    def _sync_person_contact(self, account: dict[str, Any]) -> None:
+        """A person account's contact is Salesforce's to keep: created with it and changed with it."""
+        values = {
+            "LastName": account["LastName"],
+            "FirstName": account.get("FirstName"),
+            "Name": account["Name"],
+            "Email": account.get("PersonEmail"),
+            "MobilePhone": account.get("PersonMobilePhone"),
+            "Phone": account.get("Phone"),
+            "AccountId": account["Id"],
+            "IsPersonAccount": True,
+        }
+        contact_id = account.get("PersonContactId")
+        found = self.store.get(contact_id) if contact_id else None
+        if found is None:
+            account["PersonContactId"] = self._insert_raw("Contact", {**values, "OwnerId": API_USER_ID})
+            self.store.put(account["Id"], "Account", account)
+            return
+        contact = found[1]
+        if any(contact.get(k) != v for k, v in values.items()):
+            stamp = now_text()
+            self.store.put(
+                contact_id, "Contact", {**contact, **values, "LastModifiedDate": stamp, "SystemModstamp": stamp}
+            )
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -653,6 +958,21 @@ class Org:
             raise RecordError("INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.") from exc
         for name in [*parsed.fields, *soql.fields_in(parsed.where), *(o[0] for o in parsed.order_by)]:
             self._resolve_path(obj, name)
+        if parsed.offset > MAX_OFFSET:
+            raise RecordError("NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}")
+        if obj.name == "ContentDocumentLink" and not {f.lower() for f in soql.fields_in(parsed.where)} & {
+            "id",
+            "contentdocumentid",
+            "linkedentityid",
+        }:
+            raise RecordError(
+                "MALFORMED_QUERY",
+                "Implementation restriction: ContentDocumentLink requires a filter by a single Id on ContentDocumentId "
+                "or LinkedEntityId using the equals operator or multiple Id's using the IN operator.",
+            )
+        parsed = dataclasses.replace(
+            parsed, where=soql.map_values(parsed.where, lambda path, value: self._literal(obj, path, value))
+        )
         candidates = self._indexed_candidates(obj, parsed.where, include_deleted)
         source = (
             candidates if candidates is not None else self.store.iter_records(obj.name, include_deleted=include_deleted)
@@ -668,6 +988,47 @@ class Org:
         if parsed.limit is not None:
             records = records[: parsed.limit]
         return parsed, obj, records
+
+    def _literal(self, obj: SfObject, path: str, value: Any) -> Any:
+        """A WHERE literal checked against its field's type, as the stored value it is compared with."""
+        definition = self._resolve_path(obj, path)[-1]
+        kind = definition.type
+        if value is None:
+            return None
+
+        def refuse(expected: str, quoted: bool) -> RecordError:
+            how = "should be enclosed in quotes" if quoted else "should not be enclosed in quotes"
+            return RecordError(
+                "INVALID_QUERY_FILTER_OPERATOR" if kind in (SfType.ID, SfType.REFERENCE) else "MALFORMED_QUERY",
+                f"value of filter criterion for field '{definition.name}' must be of type {expected} and {how}",
+            )
+
+        if kind in (SfType.ID, SfType.REFERENCE):
+            if not isinstance(value, str):
+                raise refuse("id", True)
+            full = to_18(value)
+            if full is None:
+                raise RecordError("INVALID_QUERY_FILTER_OPERATOR", f"invalid ID field: {value}")
+            return full
+        if kind is SfType.BOOLEAN:
+            if not isinstance(value, bool):
+                raise refuse("boolean", False)
+            return value
+        if kind in _NUMBER_TYPES:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise refuse("double" if kind is not SfType.INT else "int", False)
+            return value
+        if kind is SfType.DATE:
+            if isinstance(value, datetime) or not isinstance(value, date):
+                raise refuse("date", False)
+            return value.isoformat()
+        if kind is SfType.DATETIME:
+            if not isinstance(value, datetime):
+                raise refuse("dateTime", False)
+            return value.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        if not isinstance(value, str):
+            raise refuse("string", True)
+        return value
 
     def _indexed_candidates(self, obj: SfObject, where: Any, include_deleted: bool) -> list[dict[str, Any]] | None:
         """`Id` or a unique field `=` / `IN` a list, alone or ANDed with more: read those records only,

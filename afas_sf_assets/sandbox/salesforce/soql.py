@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 
@@ -62,10 +63,18 @@ def tokenize(text: str) -> list[Token]:
         kind = match.lastgroup or ""
         raw = match.group(kind)
         value: Any = raw
-        if kind == "string":
-            value = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), raw[1:-1])
-        elif kind == "number":
-            value = float(raw) if "." in raw else int(raw)
+        try:
+            if kind == "string":
+                value = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), raw[1:-1])
+            elif kind == "number":
+                value = float(raw) if "." in raw else int(raw)
+            elif kind == "date":
+                value = date.fromisoformat(raw)
+            elif kind == "datetime":
+                moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+                value = moment.astimezone(UTC)
+        except ValueError as exc:
+            raise MalformedQuery(f"invalid literal {raw!r}") from exc
         tokens.append(Token(kind, raw, value))
     return tokens
 
@@ -256,6 +265,21 @@ class _Parser:
 
 def parse(text: str) -> Query:
     return _Parser(tokenize(text)).parse()
+
+
+def map_values(node: Any, convert: Callable[[str, Any], Any]) -> Any:
+    """The same condition tree with each literal replaced by `convert(field, literal)`."""
+    if node is None:
+        return None
+    if isinstance(node, BoolOp):
+        return replace(node, parts=tuple(map_values(part, convert) for part in node.parts))
+    if isinstance(node, Not):
+        return replace(node, part=map_values(node.part, convert))
+    if isinstance(node, InList):
+        return replace(node, values=tuple(convert(node.field, v) for v in node.values))
+    if isinstance(node, Like):
+        return replace(node, pattern=convert(node.field, node.pattern))
+    return replace(node, value=convert(node.field, node.value))
 
 
 def _normalise(value: Any) -> Any:
