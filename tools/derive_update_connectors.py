@@ -2,8 +2,9 @@
 
 Run from the repository root when the excerpts in ../shared/reference/afas-openapi change:
     python tools/derive_update_connectors.py ../shared/reference/afas-openapi
-It writes afas_sf_assets/sandbox/afas/update_connectors.json (field ids, types, labels, lengths,
-nested objects); which fields are mandatory is decided in the sandbox's code, not here.
+It writes afas_sf_assets/sandbox/afas/update_connectors.json (field ids, types and formats, labels,
+lengths, enumerated codes, nested objects); the sandbox validates bodies against them with a JSON
+Schema validator. Which fields are mandatory is decided in the sandbox's code, not here.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def _walk(element: dict[str, Any], into: dict[str, Any]) -> None:
             field_id,
             {
                 "type": spec.get("format") or spec.get("type", "string"),
+                "json_type": spec.get("type", "string"),
                 "label": (spec.get("description") or "").split("\n")[0],
                 "length": spec.get("maxLength"),
+                "enum": spec.get("enum"),
             },
         )
     objects = props.get("Objects")

@@ -46,11 +46,77 @@ DEFAULT_TAKE = 100
 _TOKEN_DATA = re.compile(r"<data>\s*([0-9A-Fa-f]{64})\s*</data>")
 
 
+# Where a GetConnector text field comes from in Profit: (UpdateConnector, nested objects, field id), so
+# metainfo reports the length AFAS's OpenAPI gives it. Other text fields (free fields) hold 255.
+_LENGTH_SOURCES: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "ItemCode": ("FbItemArticle", (), "ItCd"),
+    "ParentItemCode": ("FbItemArticle", (), "ItCd"),
+    "RelatedItemCode": ("FbItemArticle", (), "ItCd"),
+    "Description": ("FbItemArticle", (), "Ds"),
+    "ExtraDescription": ("FbItemArticle", (), "DsEx"),
+    "ItemGroup": ("FbItemArticle", (), "Grp"),
+    "GroupCode": ("FbItemArticle", (), "Grp"),
+    "ParentGroupCode": ("FbItemArticle", (), "Grp"),
+    "UnitId": ("FbItemArticle", (), "BiUn"),
+    "VatGroup": ("FbItemArticle", (), "VaRc"),
+    "DebtorId": ("KnSalesRelationOrg", (), "DbId"),
+    "CompanyName": ("KnSalesRelationOrg", ("KnOrganisation",), "Nm"),
+    "DebtorName": ("KnSalesRelationOrg", ("KnOrganisation",), "Nm"),
+    "CocNumber": ("KnSalesRelationOrg", ("KnOrganisation",), "CcNr"),
+    "Email": ("KnSalesRelationOrg", ("KnOrganisation",), "EmAd"),
+    "Phone": ("KnSalesRelationOrg", ("KnOrganisation",), "TeNr"),
+    "Mobile": ("KnSalesRelationOrg", ("KnOrganisation",), "MbNr"),
+    "ContactFirstName": ("KnSalesRelationOrg", ("KnOrganisation", "KnContact", "KnPerson"), "FiNm"),
+    "ContactLastName": ("KnSalesRelationOrg", ("KnOrganisation", "KnContact", "KnPerson"), "LaNm"),
+    "Street": ("KnSalesRelationOrg", ("KnOrganisation", "KnBasicAddressAdr"), "Ad"),
+    "HouseNumberAddition": ("KnSalesRelationOrg", ("KnOrganisation", "KnBasicAddressAdr"), "HmAd"),
+    "PostalCode": ("KnSalesRelationOrg", ("KnOrganisation", "KnBasicAddressAdr"), "ZpCd"),
+    "City": ("KnSalesRelationOrg", ("KnOrganisation", "KnBasicAddressAdr"), "Rs"),
+    "Country": ("KnSalesRelationOrg", ("KnOrganisation", "KnBasicAddressAdr"), "CoId"),
+    "VatNumber": ("KnSalesRelationOrg", (), "VaId"),
+    "PaymentCondition": ("KnSalesRelationOrg", (), "PaCd"),
+    "PriceGroup": ("KnSalesRelationOrg", (), "PrLs"),
+    "CurrencyId": ("KnSalesRelationOrg", (), "CuId"),
+    "OrderNumber": ("FbSales", (), "OrNu"),
+    "DocumentNumber": ("FbSales", (), "OrNu"),
+    "InvoiceNumber": ("FbSales", (), "OrNu"),
+    "Reference": ("FbSales", (), "RfCs"),
+    "PaymentMethod": ("FbSales", (), "PaTp"),
+    "Warehouse": ("FbSales", (), "War"),
+    "DeliveryNoteNumber": ("FbDeliveryNote", (), "OrNu"),
+}
+FREE_TEXT_LENGTH = 255
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def get_field_length(field_id: str, data_type: str) -> int:
+    """The length AFAS's metainfo gives a GetConnector field (0 for numbers, dates and booleans)."""
+    if data_type != "string":
+        return 0
+    source = _LENGTH_SOURCES.get(field_id) or _LENGTH_SOURCES.get(
+        field_id.removeprefix("Billing").removeprefix("Delivery")
+    )
+    if source is None:
+        return FREE_TEXT_LENGTH
+    tree = update_connector_tree()[source[0]]
+    for name in source[1]:
+        tree = tree["objects"][name]
+    return int(tree["fields"][source[2]]["length"] or FREE_TEXT_LENGTH)
+
+
 def profit_error(message: str, status: int = 500) -> JSONResponse:
     return JSONResponse(
         {"externalMessage": message, "errorNumber": -2147220469, "profitLogReference": uuid.uuid4().hex.upper()},
         status_code=status,
     )
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """Whatever goes wrong inside answers in Profit's error shape, never as plain text."""
+    return profit_error(f"An unexpected error occurred ({type(exc).__name__}); see the log reference")
 
 
 class AfasSandboxApp:
@@ -73,7 +139,8 @@ class AfasSandboxApp:
                 Route("/_sandbox/images/{image_id:int}", self.sandbox_image, methods=["POST"]),
                 Route("/_sandbox/files", self.sandbox_files, methods=["POST"]),
                 Route("/{path:path}", self.profit, methods=["GET", "POST", "PUT", "DELETE"]),
-            ]
+            ],
+            exception_handlers={Exception: unexpected_error},
         )
 
     # -- /_sandbox ---------------------------------------------------------------------------
@@ -284,7 +351,7 @@ class AfasSandboxApp:
             return Response(status_code=200)
         if request.method in ("POST", "PUT") and len(rest) in (1, 2):
             try:
-                body = json.loads(await request.body())
+                body = json.loads(await request.body(), parse_constant=_refuse_constant)
             except ValueError:
                 return JSONResponse({"message": "Invalid json"}, status_code=400)
             sub_object = rest[1] if len(rest) == 2 else None
@@ -353,7 +420,7 @@ class AfasSandboxApp:
                             "fieldId": f.id,
                             "dataType": f.data_type.value,
                             "label": f.label,
-                            "length": 0,
+                            "length": get_field_length(f.id, f.data_type.value),
                             "controlType": 1,
                             "decimals": 2 if f.data_type.value == "decimal" else 0,
                             "decimalsFieldId": "",

@@ -152,7 +152,8 @@ class AfasStore:
         return json.dumps([row.get(field) for field in spec.key])
 
     def upsert_rows(self, connector: str, rows: Iterable[dict[str, Any]], *, touch: bool = True) -> int:
-        """Insert or merge rows; `touch` sets the modification date as AFAS does on every change."""
+        """Insert or merge rows; `touch` sets the modification date to now, as AFAS does on every change,
+        whatever date the row carries (without `touch` a row keeps the date it brings)."""
         spec = CONNECTOR_SET[connector]
         now = format_row_datetime(datetime.now(AMSTERDAM))
         conn = self._conn()
@@ -166,7 +167,7 @@ class AfasStore:
                 if current:
                     merged.update(json.loads(current[0]))
                 merged.update({k: v for k, v in row.items() if k in merged})
-                if touch and spec.modified_field and spec.modified_field not in row:
+                if touch and spec.modified_field:
                     merged[spec.modified_field] = now
                 conn.execute(
                     f"INSERT INTO {_table(connector)} (key, data) VALUES (?, ?) "

@@ -1,9 +1,12 @@
 """UpdateConnectors in the sandbox: validate a body as Profit does, then change the GetConnector rows.
 
-Field ids and nesting come from AFAS's OpenAPI (update_connectors.json, derived by
-tools/derive_update_connectors.py). Which fields are mandatory is decided here: AFAS's specs mark
-flags such as `AutoNum` as required too, while Profit itself only refuses a missing currency,
-debtor, item or quantity, so the table below follows AFAS's documentation of what Profit enforces.
+Field ids, types, formats, lengths and codes come from AFAS's OpenAPI (update_connectors.json, derived
+by tools/derive_update_connectors.py); every element's `Fields` is validated against a JSON Schema
+built from them with the `jsonschema` library, allowing what Profit's own wire format allows (numbers
+as strings, booleans as "1"/"0", dates with or without a time, null or "" to clear a field). Which
+fields are mandatory is decided here: AFAS's specs mark flags such as `AutoNum` as required too, while
+Profit itself only refuses a missing currency, debtor, item or quantity, so the table below follows
+AFAS's documentation of what Profit enforces.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
 
 from afas_sf_assets.sandbox.afas.store import AfasStore
 
@@ -81,18 +86,128 @@ def _objects(element: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _fields(element: dict[str, Any]) -> dict[str, Any]:
-    fields = dict(element.get("Fields") or {})
+    """An element's fields; one sent as "" reads None (Profit clears it)."""
+    fields = {k: (None if v == "" else v) for k, v in (element.get("Fields") or {}).items()}
     for attribute, value in element.items():
         if attribute.startswith("@"):
             fields.setdefault(attribute[1:], value)
     return fields
 
 
-def validate(connector: str, root_name: str, element: dict[str, Any], tree: dict[str, Any], *, insert: bool) -> None:
-    """Unknown fields and objects, and (on insert) missing mandatory fields, as Profit reports them."""
-    for field_id in element.get("Fields") or {}:
-        if field_id not in tree["fields"] and not _FREE_FIELD.match(field_id):
-            raise ProfitError(f"Field '{field_id}' does not exist in object '{root_name}'")
+class _Absent:
+    """A field that was not sent: an update leaves it as it is (unlike None, a field sent empty)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return ""
+
+
+ABSENT: Any = _Absent()
+
+
+def _sent(fields: dict[str, Any], field_id: str) -> Any:
+    return fields.get(field_id, ABSENT)
+
+
+_FORMATS = FormatChecker(formats=("email", "uuid"))
+_AFAS_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?Z?)?$")
+
+
+@_FORMATS.checks("afas-date", raises=ValueError)
+def _is_afas_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _AFAS_DATE.match(value):
+        return False
+    date.fromisoformat(value[:10])
+    return True
+
+
+def _typed(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a value of this field may be on the wire, as Profit reads it."""
+    kind = spec.get("json_type") or "string"
+    if kind == "integer":
+        return {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": r"^\s*-?\d+\s*$"}]}
+    if kind == "number":
+        return {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*-?\d+([.,]\d+)?\s*$"}]}
+    if kind == "boolean":
+        return {"anyOf": [{"type": "boolean"}, {"enum": ["0", "1"]}]}
+    if spec.get("type") == "date":
+        return {"type": "string", "format": "afas-date"}
+    if spec.get("type") in ("email", "uuid"):
+        return {"type": "string", "format": spec["type"]}
+    return {"type": ["string", "number", "integer"]}
+
+
+def _field_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"anyOf": [{"type": "null"}, {"const": ""}, _typed(spec)]}
+    if spec.get("length") and (spec.get("json_type") or "string") == "string":
+        schema["maxLength"] = spec["length"]
+    if spec.get("enum"):
+        codes = list(spec["enum"])
+        schema["enum"] = [None, "", *codes, *(int(c) for c in codes if c.isdigit())]
+    return schema
+
+
+@cache
+def _validator(connector: str, path: tuple[str, ...]) -> Draft202012Validator:
+    tree = update_connector_tree()[connector]
+    for name in path[1:]:
+        tree = tree["objects"][name]
+    schema = {
+        "type": "object",
+        "properties": {field_id: _field_schema(spec) for field_id, spec in tree["fields"].items()},
+        "patternProperties": {_FREE_FIELD.pattern: {}},
+        "additionalProperties": False,
+    }
+    return Draft202012Validator(schema, format_checker=_FORMATS)
+
+
+def _refusal(object_name: str, tree: dict[str, Any], error: Any) -> str:
+    """A schema error in Profit's words: the object, the field's label and id, the value and the rule."""
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(tree["fields"]))
+        field_id = next((f for f in unknown if not _FREE_FIELD.match(f)), unknown[0] if unknown else "?")
+        return f"Field '{field_id}' does not exist in object '{object_name}'"
+    if error.validator == "type" and not error.path:
+        return f"Invalid json: 'Fields' of object '{object_name}' must be an object"
+    field_id = str(error.path[0]) if error.path else "?"
+    spec = tree["fields"].get(field_id, {})
+    label = f"'{spec.get('label') or field_id}' ({field_id})"
+    value = error.instance
+    if error.validator == "maxLength":
+        return (
+            f"Object '{object_name}', field {label}: the value is {len(value)} characters long, "
+            f"at most {spec['length']} are allowed"
+        )
+    if error.validator == "enum":
+        codes = ", ".join(spec.get("enum") or [])
+        return f"Object '{object_name}', field {label}: '{value}' is not a valid code (allowed: {codes})"
+    expected = {"integer": "a whole number", "number": "a number", "boolean": "a boolean (true, false, 1 or 0)"}.get(
+        spec.get("json_type") or "", "a date (yyyy-mm-dd)" if spec.get("type") == "date" else f"a {spec.get('type')}"
+    )
+    return f"Object '{object_name}', field {label}: '{value}' is not {expected}"
+
+
+def validate(
+    connector: str,
+    root_name: str,
+    element: dict[str, Any],
+    tree: dict[str, Any],
+    *,
+    insert: bool,
+    path: tuple[str, ...] | None = None,
+) -> None:
+    """Field ids, values (type, format, length, codes) and objects against AFAS's OpenAPI, and (on insert)
+    missing mandatory fields, as Profit reports them."""
+    path = path or (root_name,)
+    if not isinstance(element, dict):
+        raise ProfitError(f"Invalid json: an element of object '{root_name}' must be an object")
+    error = next(iter(_validator(connector, path).iter_errors(element.get("Fields") or {})), None)
+    if error is not None:
+        raise ProfitError(_refusal(root_name, tree, error))
     fields = _fields(element)
     if insert:
         missing = [f for f in MANDATORY_ON_INSERT.get((connector, root_name), ()) if fields.get(f) in (None, "")]
@@ -103,7 +218,7 @@ def validate(connector: str, root_name: str, element: dict[str, Any], tree: dict
         if subtree is None:
             raise ProfitError(f"Object '{name}' does not exist in object '{root_name}'")
         for child in children:
-            validate(connector, name, child, subtree, insert=insert)
+            validate(connector, name, child, subtree, insert=insert, path=(*path, name))
 
 
 def _first(element: dict[str, Any], *path: str) -> dict[str, Any]:
@@ -119,25 +234,37 @@ def _address(fields: dict[str, Any], prefix: str) -> dict[str, Any]:
     if not fields:
         return {}
     return {
-        f"{prefix}Street": fields.get("Ad"),
-        f"{prefix}HouseNumber": _int(fields.get("HmNr")),
-        f"{prefix}HouseNumberAddition": fields.get("HmAd"),
-        f"{prefix}PostalCode": fields.get("ZpCd"),
-        f"{prefix}City": fields.get("Rs"),
-        f"{prefix}Country": fields.get("CoId"),
+        f"{prefix}Street": _sent(fields, "Ad"),
+        f"{prefix}HouseNumber": _int(_sent(fields, "HmNr")),
+        f"{prefix}HouseNumberAddition": _sent(fields, "HmAd"),
+        f"{prefix}PostalCode": _sent(fields, "ZpCd"),
+        f"{prefix}City": _sent(fields, "Rs"),
+        f"{prefix}Country": _sent(fields, "CoId"),
     }
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if value not in (None, "") else None
+def _int(value: Any) -> Any:
+    if value is ABSENT or value is None:
+        return value
+    return int(str(value).strip())
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if value not in (None, "") else None
+def _number(value: Any) -> Any:
+    if value is ABSENT or value is None:
+        return value
+    return float(str(value).strip().replace(",", "."))
+
+
+def _flag(value: Any) -> Any:
+    """A boolean as Profit reads it: true/false or "1"/"0"."""
+    if value is ABSENT or value is None:
+        return value
+    return value is True or str(value).lower() in ("1", "true")
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
+    """The row's fields that were sent: a cleared field becomes None, one not sent is left out."""
+    return {k: v for k, v in values.items() if v is not ABSENT}
 
 
 class UpdateConnectors:
@@ -161,7 +288,14 @@ class UpdateConnectors:
                 # The parent is only named by its key here; its own mandatory fields are not asked for.
                 validate(connector, root_name, element, tree, insert=False)
                 for child in _objects(element).get(sub_object, []):
-                    validate(connector, sub_object, child, tree["objects"][sub_object], insert=True)
+                    validate(
+                        connector,
+                        sub_object,
+                        child,
+                        tree["objects"][sub_object],
+                        insert=True,
+                        path=(root_name, sub_object),
+                    )
             return {root_name: self._add_lines(connector, sub_object, elements)}
         for element in elements:
             validate(connector, root_name, element, tree, insert=method == "POST")
@@ -225,11 +359,11 @@ class UpdateConnectors:
             address = _first(element, "KnOrganisation", "KnBasicAddressAdr")
             delivery = _first(element, "KnOrganisation", "KnBasicAddressPad")
             names = {
-                "CompanyName": party.get("Nm"),
-                "DebtorName": party.get("Nm"),
-                "ContactFirstName": contact.get("FiNm"),
-                "ContactLastName": contact.get("LaNm"),
-                "CocNumber": party.get("CcNr"),
+                "CompanyName": _sent(party, "Nm"),
+                "DebtorName": _sent(party, "Nm"),
+                "ContactFirstName": _sent(contact, "FiNm"),
+                "ContactLastName": _sent(contact, "LaNm"),
+                "CocNumber": _sent(party, "CcNr"),
             }
         else:
             party = _first(element, "KnPerson")
@@ -237,24 +371,24 @@ class UpdateConnectors:
             delivery = _first(element, "KnPerson", "KnBasicAddressPad")
             full_name = " ".join(p for p in (party.get("FiNm"), party.get("Is"), party.get("LaNm")) if p) or None
             names = {
-                "DebtorName": full_name,
-                "ContactFirstName": party.get("FiNm"),
-                "ContactLastName": party.get("LaNm"),
+                "DebtorName": full_name if party else ABSENT,
+                "ContactFirstName": _sent(party, "FiNm"),
+                "ContactLastName": _sent(party, "LaNm"),
             }
         row = _present(
             {
                 "DebtorId": debtor_id,
                 **names,
-                "Email": party.get("EmAd"),
-                "Phone": party.get("TeNr"),
-                "Mobile": party.get("MbNr"),
+                "Email": _sent(party, "EmAd"),
+                "Phone": _sent(party, "TeNr"),
+                "Mobile": _sent(party, "MbNr"),
                 **_address(address, "Billing"),
                 **_address(delivery or address, "Delivery"),
-                "VatNumber": fields.get("VaId"),
-                "PaymentCondition": fields.get("PaCd"),
-                "PriceGroup": fields.get("PrLs"),
-                "CurrencyId": fields.get("CuId"),
-                "Blocked": bool(fields["Bl"]) if "Bl" in fields else None,
+                "VatNumber": _sent(fields, "VaId"),
+                "PaymentCondition": _sent(fields, "PaCd"),
+                "PriceGroup": _sent(fields, "PrLs"),
+                "CurrencyId": _sent(fields, "CuId"),
+                "Blocked": _flag(fields["Bl"]) if "Bl" in fields else ABSENT,
             }
         )
         if method == "POST":
@@ -273,13 +407,13 @@ class UpdateConnectors:
         row = _present(
             {
                 "ItemCode": code,
-                "Description": fields.get("Ds"),
-                "ExtraDescription": fields.get("DsEx"),
-                "ItemGroup": fields.get("Grp"),
-                "UnitId": fields.get("BiUn"),
-                "Barcode": fields.get("BaCd"),
-                "ManageStock": fields.get("BiSt"),
-                "Blocked": fields.get("Bl"),
+                "Description": _sent(fields, "Ds"),
+                "ExtraDescription": _sent(fields, "DsEx"),
+                "ItemGroup": _sent(fields, "Grp"),
+                "UnitId": _sent(fields, "BiUn"),
+                "Barcode": _sent(fields, "BaCo"),
+                "ManageStock": _flag(_sent(fields, "BiSt")),
+                "Blocked": _flag(_sent(fields, "Bl")),
             }
         )
         if method == "POST":
@@ -333,11 +467,11 @@ class UpdateConnectors:
                         {
                             "DocumentType": doc_type,
                             "DocumentNumber": number,
-                            "Reference": fields.get("RfCs"),
-                            "PaymentCondition": fields.get("PaCd"),
-                            "PaymentMethod": fields.get("PaTp"),
-                            "Warehouse": fields.get("War"),
-                            "Status": fields.get("Status"),
+                            "Reference": _sent(fields, "RfCs"),
+                            "PaymentCondition": _sent(fields, "PaCd"),
+                            "PaymentMethod": _sent(fields, "PaTp"),
+                            "Warehouse": _sent(fields, "War"),
+                            "Status": _sent(fields, "Status"),
                         }
                     )
                 ],
