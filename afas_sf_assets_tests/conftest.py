@@ -66,11 +66,20 @@ class Org:
         self.state = State(state_url)
         self._clients: list[AfasClient | SalesforceClient] = []
 
-    def engine(self, *, batch_size: int = 500, api_reserve: float = 0.0, **sf_overrides: object) -> SyncEngine:
+    def engine(
+        self,
+        *,
+        batch_size: int = 500,
+        api_reserve: float = 0.0,
+        mappings_dir: Path | None = None,
+        **sf_overrides: object,
+    ) -> SyncEngine:
         afas = AfasClient(self.sandbox.afas_settings(page_size=100), retry=FAST_RETRY)
         salesforce = SalesforceClient(self.sandbox.sf_settings(**sf_overrides), retry=FAST_RETRY)
         self._clients += [afas, salesforce]
-        return SyncEngine(afas, salesforce, self.state, batch_size=batch_size, api_reserve=api_reserve)
+        return SyncEngine(
+            afas, salesforce, self.state, batch_size=batch_size, api_reserve=api_reserve, mappings_dir=mappings_dir
+        )
 
     def records(self, sobject: str = "Product2", field: str = "AFAS_Item_Code__c") -> dict[str, dict[str, Any]]:
         """The Salesforce sandbox's records of an object, by one of their fields."""

@@ -103,9 +103,11 @@ def variation_structure(ctx: FlowContext, works: list[Work]) -> None:
         assert work.record is not None
         kind = work.row.get("ItemKind") or "simple"
         if commerce:
-            work.record.always["ProductClass"] = {"configurable": "VariationParent", "variant": "Variation"}.get(
-                kind, "Simple"
-            )
+            # Salesforce fixes a product's class when it is created; an update may not send it.
+            work.record.create_only["ProductClass"] = {
+                "configurable": "VariationParent",
+                "variant": "Variation",
+            }.get(kind, "Simple")
         parent = work.row.get("ParentItemCode")
         if kind == "variant" and parent:
             work.write_pass = 1

@@ -77,6 +77,10 @@ def test_commerce_org_category_tree_variations_and_links(fresh_org: Callable[...
     for variant in variants:
         assert attributes[variant["ItemCode"]]["VariantParentId"] == products[variant["ParentItemCode"]]["Id"]
     assert len(org.sandbox.sf_records("ProductCategoryProduct")) == len(items)
+    # A product's class is fixed once created: a later change to a variation is sent without it.
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": variants[0]["ItemCode"], "Description": "Andere maat"}])
+    again = run_catalog(org.engine(), "run-2")["products"]
+    assert (again.updated, again.failed) == (1, 0)
 
 
 def test_a_change_in_afas_updates_exactly_that_record(fresh_org: Callable[..., Org]) -> None:

@@ -66,9 +66,9 @@ def order_setup(sf: Salesforce) -> dict[str, str]:
     standard_entry = sf.PricebookEntry.create(
         {"Pricebook2Id": standard_book(sf), "Product2Id": product, "UnitPrice": 10.0, "IsActive": True}
     )["id"]
-    entry = sf.PricebookEntry.create(
-        {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 8.0, "IsActive": True}
-    )["id"]
+    entry = sf.PricebookEntry.create({"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 8.0, "IsActive": True})[
+        "id"
+    ]
     account = sf.Account.create({"Name": unique("Order account")})["id"]
     return {"product": product, "book": book, "entry": entry, "standard_entry": standard_entry, "account": account}
 

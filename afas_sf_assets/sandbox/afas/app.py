@@ -471,7 +471,7 @@ def _describe_object(connector: str, name: str, tree: dict[str, Any], key: str |
                 "label": spec["label"],
                 "mandatory": field_id in mandatory,
                 "length": spec["length"] or 0,
-                "values": [],
+                "values": [{"id": code, "description": code} for code in spec.get("enum") or []],
             }
             for field_id, spec in sorted(tree["fields"].items())
         ],

@@ -512,10 +512,10 @@ class Org:
             elif definition.type is SfType.BOOLEAN:
                 record[definition.name] = False
         record.update(values)
-        self._before_create(obj, record)
         missing = [f.name for f in self.fields(obj) if f.required and record.get(f.name) in (None, "")]
         if missing:
             raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
+        self._before_create(obj, record)
         record_id = self._new_id(obj)
         stamp = now_text()
         record.update({"Id": record_id, "CreatedDate": stamp, "LastModifiedDate": stamp, "SystemModstamp": stamp})
