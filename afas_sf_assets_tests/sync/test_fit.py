@@ -120,7 +120,9 @@ def test_the_preflight_lists_every_field_the_mapping_cannot_write_as_it_says(
         tmp_path,
         lambda text: text.replace(
             "  AccountNumber: {from: DebtorId}\n",
-            "  AccountNumber: {from: DebtorId}\n  CreatedDate: {value: '2026-01-01T00:00:00Z'}\n  Nope__c: {from: DebtorId}\n",
+            "  AccountNumber: {from: DebtorId}\n"
+            "  CreatedDate: {value: '2026-01-01T00:00:00Z'}\n"
+            "  Nope__c: {from: DebtorId}\n",
             1,
         ),
     )
