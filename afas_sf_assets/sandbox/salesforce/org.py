@@ -106,7 +106,7 @@ class Org:
         return found
 
     def fields(self, obj: SfObject) -> tuple[SfField, ...]:
-        return obj.all_fields(self.features)
+        return obj.fields
 
     def field(self, obj: SfObject, name: str) -> SfField | None:
         lowered = name.lower()

@@ -104,6 +104,15 @@ def _currency(*, updateable: bool = True, createable: bool = True) -> SfField:
 
 _SALUTATIONS = ("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.")
 
+# Every object has these; all are read-only.
+SYSTEM_FIELDS = (
+    SfField("Id", SfType.ID, 18, createable=False, updateable=False, label="Record ID", nil=False),
+    SfField("CreatedDate", DT, 0, createable=False, updateable=False, nil=False, defaulted=True),
+    SfField("LastModifiedDate", DT, 0, createable=False, updateable=False, nil=False, defaulted=True),
+    SfField("SystemModstamp", DT, 0, createable=False, updateable=False, nil=False, defaulted=True),
+    SfField("IsDeleted", BOOL, 0, createable=False, updateable=False),
+)
+
 STANDARD_FIELDS: dict[str, tuple[SfField, ...]] = {
     "Account": (
         _text("Name", 255, required=True),
@@ -408,11 +417,10 @@ def sandbox_objects(features: frozenset[OrgFeature]) -> dict[str, SfObject]:
         out[name] = SfObject(
             obj.name,
             obj.label,
-            fields,
+            SYSTEM_FIELDS + fields,
             feature=obj.feature,
             createable=obj.createable,
             updateable=obj.updateable,
             key_prefix=obj.key_prefix,
-            has_name=obj.has_name,
         )
     return out
