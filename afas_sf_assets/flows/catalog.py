@@ -8,9 +8,11 @@ from typing import Any
 
 from simple_salesforce.format import quote_soql_value
 
+from afas_sf_assets.afas.errors import AfasError
 from afas_sf_assets.flows.common import reference_table, synced
 from afas_sf_assets.flows.rows import AfasItem, AfasItemGroup, AfasItemRelation
 from afas_sf_assets.sync.flow import Flow, FlowContext, Work
+from afas_sf_assets.sync.report import Failure
 from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
 
 IMAGES_LEDGER = "products.images"
@@ -137,7 +139,17 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
     for work, identity in todo:
         if version_keys[work.key].lower() in uploaded:
             continue
-        image = ctx.afas.get_image(work.row["ImageId"])
+        try:
+            image = ctx.afas.get_image(work.row["ImageId"])
+        except AfasError as exc:
+            # This product's image stays due; the others go on.
+            ctx.child_failed(
+                work.key,
+                Failure(
+                    work.key, "partial", f"AFAS_{exc.status or type(exc).__name__}", "image", f"image download: {exc}"
+                ),
+            )
+            continue
         extension = _EXTENSIONS.get(image.mimetype or "", "bin")
         record: dict[str, Any] = {
             "AFAS_Image_Key__c": version_keys[work.key],
@@ -159,7 +171,7 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
         ids = quote_soql_value(new_versions[start : start + 200])
         for row in ctx.salesforce.iter_query(f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN {ids}"):
             documents[row["Id"]] = row["ContentDocumentId"]
-    image_entries, product_entries = [], []
+    image_entries = []
     for work, identity in todo:
         if version_keys[work.key].lower() in uploaded:
             image_entries.append(
@@ -170,23 +182,10 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
     for (work, identity), outcome in zip(sending, outcomes, strict=True):
         if outcome.success and outcome.id:
             image_entries.append(LedgerEntry(work.key, documents.get(outcome.id), identity, RecordStatus.SYNCED))
-            ctx.count("images")
-        else:
-            error = outcome.errors[0]
-            # The product stays due for a retry, so the image is tried again on the next run.
-            product_entries.append(
-                LedgerEntry(
-                    work.key,
-                    work.target_id,
-                    None,
-                    RecordStatus.FAILED,
-                    error.code,
-                    "image",
-                    f"image upload failed: {error.message}",
-                )
-            )
     ctx.state.save(IMAGES_LEDGER, image_entries)
-    ctx.state.save("products", product_entries)
+    # The file itself stays out of the activity log: it is no personal data, only bulk.
+    logged = [{k: v for k, v in record.items() if k != "VersionData"} for record in records]
+    ctx.children_written("images", "ContentVersion", [w.key for w, _ in sending], logged, outcomes)
 
 
 def commerce_links(ctx: FlowContext, written: list[Work]) -> None:
@@ -214,16 +213,14 @@ def commerce_links(ctx: FlowContext, written: list[Work]) -> None:
         for w in written
         if w.row.get("ItemKind") == "variant"
     ]
-    for sobject, field, records in (
-        ("ProductCategoryProduct", "AFAS_Category_Key__c", links),
-        ("ProductAttribute", "AFAS_Attribute_Key__c", attributes),
+    for kind, sobject, field, records in (
+        ("category_links", "ProductCategoryProduct", "AFAS_Category_Key__c", links),
+        ("attributes", "ProductAttribute", "AFAS_Attribute_Key__c", attributes),
     ):
         if records:
             outcomes = ctx.salesforce.upsert(sobject, field, records)
-            ctx.count(
-                "category_links" if sobject == "ProductCategoryProduct" else "attributes",
-                sum(o.success for o in outcomes),
-            )
+            parents = [r["Product"]["AFAS_Item_Code__c"] for r in records]
+            ctx.children_written(kind, sobject, parents, records, outcomes)
 
 
 def _product_requirements(ctx: FlowContext) -> Mapping[str, list[str]]:

@@ -11,7 +11,6 @@ from afas_sf_assets.flows.rows import AfasDebtor
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
 from afas_sf_assets.sync.report import Failure
-from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
 
 DEFAULT_ACCOUNT_KEY = "AFAS-PERSONS"
 CONTACT = TargetRef("Contact", "AFAS_Contact_Key__c")
@@ -177,18 +176,7 @@ def contact_person(ctx: FlowContext, written: list[Work]) -> None:
         records.append({**record.for_create(), "Account": {"AFAS_Debtor_Id__c": work.key}})
     if records:
         outcomes = ctx.salesforce.upsert("Contact", "AFAS_Contact_Key__c", records)
-        ctx.count("contacts", sum(o.success for o in outcomes))
-        retry = []
-        for work, outcome in zip(organisations, outcomes, strict=True):
-            if not outcome.success:
-                error = outcome.errors[0]
-                field = "Contact." + (", ".join(error.fields) or "?")
-                ctx.warn(Failure(work.key, "failed", error.code, field, error.message))
-                # The debtor stays due, so its contact is tried again on the next run.
-                retry.append(
-                    LedgerEntry(work.key, work.target_id, None, RecordStatus.FAILED, error.code, field, error.message)
-                )
-        ctx.state.save("customers", retry)
+        ctx.children_written("contacts", "Contact", [w.key for w in organisations], records, outcomes)
 
 
 def _requirements(ctx: FlowContext) -> dict[str, list[str]]:

@@ -19,7 +19,6 @@ from afas_sf_assets.flows.customers import CUSTOMERS
 from afas_sf_assets.flows.prices import PRICE_BOOKS_LEDGER, standard_key
 from afas_sf_assets.flows.rows import AfasSalesDocument
 from afas_sf_assets.sync.flow import Flow, FlowContext, Work
-from afas_sf_assets.sync.report import Failure
 
 SALESFORCE_ORDER_ID = re.compile(r"^801[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$")
 LINES = "AfasSf_SalesDocumentLines"
@@ -216,10 +215,16 @@ def order_lines(ctx: FlowContext, written: list[Work]) -> None:
         ):
             existing[str(row["AFAS_Line_Key__c"])] = row["Id"]
     current = {r["AFAS_Line_Key__c"] for r in records}
-    removed = [record_id for key, record_id in existing.items() if key not in current]
+    removed = [(key, record_id) for key, record_id in existing.items() if key not in current]
     if removed:
-        outcomes = ctx.salesforce.delete_records(removed)
-        ctx.count("lines_removed", sum(o.success for o in outcomes))
+        outcomes = ctx.salesforce.delete_records([record_id for _, record_id in removed])
+        ctx.children_written(
+            "lines_removed",
+            "OrderItem",
+            [key.rsplit("|", 1)[0] for key, _ in removed],
+            [{"Id": record_id, "AFAS_Line_Key__c": key} for key, record_id in removed],
+            outcomes,
+        )
     if not records:
         return
     for record in records:
@@ -227,12 +232,8 @@ def order_lines(ctx: FlowContext, written: list[Work]) -> None:
             # An order product's order and price book entry are fixed once it exists.
             del record["Order"], record["PricebookEntry"]
     outcomes = ctx.salesforce.upsert("OrderItem", "AFAS_Line_Key__c", records)
-    ctx.count("lines", sum(o.success for o in outcomes))
-    for record, outcome in zip(records, outcomes, strict=True):
-        if not outcome.success:
-            key = record["AFAS_Line_Key__c"].rsplit("|", 1)[0]
-            error = outcome.errors[0]
-            ctx.warn(Failure(key, "failed", error.code, "OrderItem", error.message))
+    parents = [record["AFAS_Line_Key__c"].rsplit("|", 1)[0] for record in records]
+    ctx.children_written("lines", "OrderItem", parents, records, outcomes)
 
 
 ORDERS = Flow(

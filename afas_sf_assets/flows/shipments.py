@@ -11,6 +11,7 @@ from afas_sf_assets.flows.common import synced
 from afas_sf_assets.flows.rows import AfasDeliveryNote
 from afas_sf_assets.mapping.apply import apply_mapping
 from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
+from afas_sf_assets.sync.report import Failure
 
 SHIPMENT = TargetRef("Shipment", "AFAS_Delivery_Note__c")
 
@@ -83,6 +84,18 @@ def shipment_lines(ctx: FlowContext, written: list[Work]) -> None:
     for line in lines:
         key = f"{line['DeliveryNoteNumber']}|{line['LineNumber']}"
         item = str(line["ItemCode"])
+        if item not in products:
+            # Written without its product for now; the note stays due until the product is there.
+            ctx.child_failed(
+                str(line["DeliveryNoteNumber"]),
+                Failure(
+                    str(line["DeliveryNoteNumber"]),
+                    "partial",
+                    "WAITING",
+                    "ShipmentItem.Product2Id" if use_shipment else "AFAS_Shipment_Line__c.Product__c",
+                    f"line {line['LineNumber']}: product {item} is not in Salesforce yet",
+                ),
+            )
         if use_shipment:
             record: dict[str, Any] = {
                 "AFAS_Line_Key__c": key,
@@ -104,7 +117,8 @@ def shipment_lines(ctx: FlowContext, written: list[Work]) -> None:
     if records:
         sobject = "ShipmentItem" if use_shipment else "AFAS_Shipment_Line__c"
         outcomes = ctx.salesforce.upsert(sobject, "AFAS_Line_Key__c", records)
-        ctx.count("lines", sum(o.success for o in outcomes))
+        parents = [r["AFAS_Line_Key__c"].rsplit("|", 1)[0] for r in records]
+        ctx.children_written("lines", sobject, parents, records, outcomes)
 
 
 def _shipment_profile(ctx: FlowContext) -> tuple[str, ...]:

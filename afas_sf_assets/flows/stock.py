@@ -94,15 +94,12 @@ def product_items(ctx: FlowContext, written: list[Work]) -> None:
     made: set[str] = ctx.cache.setdefault("locations", set())
     new = [wh for wh in warehouses if wh not in made]
     if new:
-        ctx.salesforce.upsert(
-            "Location",
-            "AFAS_Warehouse__c",
-            [
-                {"AFAS_Warehouse__c": wh, "Name": wh, "LocationType": "Warehouse", "IsInventoryLocation": True}
-                for wh in new
-            ],
-        )
-        made.update(new)
+        locations = [
+            {"AFAS_Warehouse__c": wh, "Name": wh, "LocationType": "Warehouse", "IsInventoryLocation": True}
+            for wh in new
+        ]
+        outcomes = ctx.salesforce.upsert("Location", "AFAS_Warehouse__c", locations)
+        made.update(wh for wh, outcome in zip(new, outcomes, strict=True) if outcome.success)
     records = [
         {
             "AFAS_Stock_Key__c": f"{w.key}|{wh}",
@@ -121,7 +118,8 @@ def product_items(ctx: FlowContext, written: list[Work]) -> None:
             # Product and location of a ProductItem are fixed once it exists.
             del record["Product2"], record["Location"]
     outcomes = ctx.salesforce.upsert("ProductItem", "AFAS_Stock_Key__c", records)
-    ctx.count("product_items", sum(o.success for o in outcomes))
+    parents = [r["AFAS_Stock_Key__c"].rsplit("|", 1)[0] for r in records]
+    ctx.children_written("product_items", "ProductItem", parents, records, outcomes)
 
 
 STOCK_FLOW = Flow(

@@ -154,6 +154,13 @@ class Mapping(_Strict):
         ]
 
     @property
+    def profile_source_fields(self) -> list[str]:
+        """AFAS fields the profiles read (what a record's other shapes and children send)."""
+        return sorted(
+            {f for profile in self.profiles.values() for spec in profile.fields.values() for f in spec.source_fields}
+        )
+
+    @property
     def source_fields(self) -> list[str]:
         fields = list(self.source.key) + ([self.source.modified] if self.source.modified else [])
         for spec in self.fields.values():

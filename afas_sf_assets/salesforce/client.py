@@ -351,19 +351,27 @@ class SalesforceClient:
         flat = [_flatten(record) for record in records]
         columns = list(dict.fromkeys(key for record in flat for key in record))
         rows = [{c: _bulk_cell(record, c) for c in columns} for record in flat]
-        handler = getattr(self.sf.bulk2, sobject)
 
-        def run(_: Salesforce) -> list[dict[str, Any]]:
+        # The bulk handler is taken from the session each attempt, so a renewed login reaches it too.
+        def run(sf: Salesforce) -> list[dict[str, Any]]:
             # simple-salesforce aborts the job itself when anything fails before it completes.
-            return handler.upsert(records=rows, external_id_field=field, wait=self.settings.bulk_poll_seconds)
+            return getattr(sf.bulk2, sobject).upsert(
+                records=rows, external_id_field=field, wait=self.settings.bulk_poll_seconds
+            )
 
         jobs = self._call(run, what=f"bulk upsert {len(records)} {sobject}")
         by_key: dict[str, UpsertOutcome] = {}
         for job in jobs:
             job_id = job["job_id"]
-            successes = self._call(lambda _, j=job_id: handler.get_successful_records(j), what="bulk results")
-            failures = self._call(lambda _, j=job_id: handler.get_failed_records(j), what="bulk results")
-            unprocessed = self._call(lambda _, j=job_id: handler.get_unprocessed_records(j), what="bulk results")
+            successes = self._call(
+                lambda sf, j=job_id: getattr(sf.bulk2, sobject).get_successful_records(j), what="bulk results"
+            )
+            failures = self._call(
+                lambda sf, j=job_id: getattr(sf.bulk2, sobject).get_failed_records(j), what="bulk results"
+            )
+            unprocessed = self._call(
+                lambda sf, j=job_id: getattr(sf.bulk2, sobject).get_unprocessed_records(j), what="bulk results"
+            )
             for row in csv.DictReader(io.StringIO(successes)):
                 by_key[row[field].lower()] = UpsertOutcome(
                     row[field], id=row["sf__Id"] or None, created=row["sf__Created"].lower() == "true"

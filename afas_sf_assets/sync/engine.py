@@ -8,6 +8,7 @@ full resync never duplicates anything. The mark moves only when a run got throug
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -28,6 +29,7 @@ from afas_sf_assets.errors import AfasSfError
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import Mapping, load_mapping
 from afas_sf_assets.salesforce.client import COLLECTION_SIZE, SalesforceClient
+from afas_sf_assets.salesforce.errors import SalesforceLimitExceeded
 from afas_sf_assets.sync.fit import Misfit, fit_payload, mapping_problems, truncated_fields
 from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
 from afas_sf_assets.sync.report import Failure, FlowReport
@@ -65,12 +67,15 @@ def where_keys(key_fields: tuple[str, ...], keys: list[str]) -> Where:
     )
 
 
-def payload_hash(work: Work, hash_also: tuple[str, ...] = ()) -> str:
+def payload_hash(work: Work, hash_also: tuple[str, ...] = (), mapping: Mapping | None = None) -> str:
+    """What a record sends, children included: its payload, and every AFAS field its mapping's profiles
+    read (a contact person's name changes the debtor's hash), and the `hash_also` fields."""
     assert work.record is not None
+    read = [f for f in mapping.profile_source_fields] if mapping else []
     body = {
         "always": work.record.always,
         "create": work.record.create_only,
-        "also": {field: work.row.get(field) for field in hash_also},
+        "also": {field: work.row.get(field) for field in (*hash_also, *read)},
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -343,20 +348,22 @@ class SyncEngine:
             for work in added:
                 work.existing = extra.get(work.key)
         changed: list[Work] = []
+        resumed: list[Work] = []
         for work in works:
             if work.skip_reason:
                 report.count("skipped")
                 continue
-            work.payload_hash = payload_hash(work, flow.hash_also)
+            work.payload_hash = payload_hash(work, flow.hash_also, mapping)
             previous = work.existing
-            if (
-                not full
-                and previous
-                and previous.status is RecordStatus.SYNCED
-                and previous.payload_hash == work.payload_hash
-            ):
-                report.unchanged += 1
-                continue
+            if not full and previous and previous.payload_hash == work.payload_hash:
+                if previous.status is RecordStatus.SYNCED:
+                    report.unchanged += 1
+                    continue
+                if previous.status is RecordStatus.PARTIAL and previous.target_id and flow.after_write:
+                    # Written before, unchanged since: only what hangs off it is still due.
+                    work.target_id = previous.target_id
+                    resumed.append(work)
+                    continue
             work.target_id = previous.target_id if previous and previous.status is not RecordStatus.REMOVED else None
             changed.append(work)
         self._classify(ctx, changed)
@@ -401,17 +408,88 @@ class SyncEngine:
         if ctx.dry_run:
             report.created += sum(not w.is_update for w in ready)
             report.updated += sum(w.is_update for w in ready)
+            report.count("resumed", len(resumed))
             return True
-        if not self._within_budget(len(ready), report):
+        if not self._within_budget(len(ready) + len(resumed), report):
             self.state.save(flow.name, updates)
             self.state.log(activity)
             return False
         written = self._write(ctx, flow, ready, report, updates, activity)
-        self.state.save(flow.name, updates)
-        self.state.log(activity)
-        for rule in flow.after_write:
-            rule(ctx, written)
+        if not flow.after_write:
+            self.state.save(flow.name, updates)
+            self.state.log(activity)
+            return True
+        report.count("resumed", len(resumed))
+        self._with_children(ctx, flow, written + resumed, report, updates, activity)
         return True
+
+    def _with_children(
+        self,
+        ctx: FlowContext,
+        flow: Flow,
+        parents: list[Work],
+        report: FlowReport,
+        updates: list[LedgerEntry],
+        activity: list[ActivityEntry],
+    ) -> None:
+        """A record is synced only when all of it is. Written parents are saved as partial first, so a
+        crash or a failure before their children arrive leaves them due; each becomes synced once every
+        child outcome the after-write rules report for it is a success."""
+        keys = {w.key for w in parents}
+        self.state.save(
+            flow.name,
+            [
+                dataclasses.replace(e, status=RecordStatus.PARTIAL)
+                if e.key in keys and e.status is RecordStatus.SYNCED
+                else e
+                for e in updates
+            ],
+        )
+        self.state.log(activity)
+        if not parents:
+            return
+        for rule in flow.after_write:
+            try:
+                rule(ctx, parents)
+            except SalesforceLimitExceeded:
+                raise
+            except AfasSfError as exc:
+                # A client error that outlived its retries (AFAS down during image downloads) leaves these
+                # parents partial; the flow and the flows after it go on.
+                for work in parents:
+                    ctx.child_failed(
+                        work.key,
+                        Failure(
+                            work.key,
+                            "partial",
+                            getattr(exc, "code", None) or type(exc).__name__,
+                            rule.__name__,
+                            str(exc),
+                        ),
+                    )
+        final = []
+        for work in parents:
+            failure = ctx.child_failures.pop(work.key, None)
+            if failure is None:
+                final.append(LedgerEntry(work.key, work.target_id, work.payload_hash, RecordStatus.SYNCED))
+                continue
+            previous = work.existing
+            final.append(
+                LedgerEntry(
+                    work.key,
+                    work.target_id,
+                    work.payload_hash,
+                    RecordStatus.PARTIAL,
+                    failure.code,
+                    failure.field,
+                    failure.message,
+                    (previous.attempts if previous else 0) + 1,
+                )
+            )
+            report.add_failure(failure)
+        self.state.save(flow.name, final)
+        self.state.log(ctx.child_activity)
+        ctx.child_activity.clear()
 
     def _misfit(self, work: Work, sobject: str, truncate: set[str]) -> Misfit | None:
         """The first value of the record the org would refuse (text that may be cut is cut here)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,9 +12,9 @@ from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.apply import MappedRecord
 from afas_sf_assets.mapping.model import Mapping as MappingFile
-from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.salesforce.client import SalesforceClient, UpsertOutcome
 from afas_sf_assets.sync.report import Failure
-from afas_sf_assets.sync.state import LedgerEntry, State
+from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, State
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,58 @@ class FlowContext:
     cache: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[Failure] = field(default_factory=list)
+    # What after-write rules report of the children they wrote: the first failure per parent key, and
+    # one activity entry per child.
+    child_failures: dict[str, Failure] = field(default_factory=dict)
+    child_activity: list[ActivityEntry] = field(default_factory=list)
 
     def warn(self, failure: Failure) -> None:
         """A rule's finding about one record (a shared e-mail, a contact Salesforce refused)."""
         self.notes.append(failure)
+
+    def child_failed(self, parent_key: str, failure: Failure) -> None:
+        """A child of `parent_key` did not arrive: the parent stays partial and its children are retried."""
+        self.child_failures.setdefault(parent_key, failure)
+
+    def children_written(
+        self,
+        kind: str,
+        sobject: str,
+        parents: Sequence[str],
+        records: Sequence[Mapping[str, Any]],
+        outcomes: Sequence[UpsertOutcome],
+    ) -> None:
+        """Every child write's outcome, each under its parent's key: counted, logged, and a failure keeps
+        the parent partial (retried on the next run) with the child's object, field, code and message."""
+        self.count(kind, sum(o.success for o in outcomes))
+        for parent, record, outcome in zip(parents, records, outcomes, strict=True):
+            if outcome.success:
+                self.child_activity.append(
+                    ActivityEntry(
+                        self.run_id,
+                        self.flow.name,
+                        parent,
+                        kind,
+                        "created" if outcome.created else "updated",
+                        outcome.id,
+                        sent=dict(record),
+                    )
+                )
+                continue
+            error = outcome.errors[0]
+            field_name = f"{sobject}." + (", ".join(error.fields) or "?")
+            self.child_activity.append(
+                ActivityEntry(
+                    self.run_id,
+                    self.flow.name,
+                    parent,
+                    kind,
+                    "failed",
+                    sent=dict(record),
+                    error=f"{error.code}: {error.message}",
+                )
+            )
+            self.child_failed(parent, Failure(parent, "partial", error.code, field_name, f"{kind}: {error.message}"))
 
     def count(self, name: str, amount: int = 1) -> None:
         """A rule's own tally (images sent, links made), shown with the flow's counts."""

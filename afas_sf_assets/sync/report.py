@@ -13,7 +13,7 @@ MAX_FAILURES_KEPT = 50
 @dataclass(frozen=True)
 class Failure:
     key: str
-    outcome: str  # failed | quarantined | waiting
+    outcome: str  # failed | quarantined | waiting | partial | warning
     code: str
     field: str | None
     message: str
@@ -34,6 +34,7 @@ class FlowReport:
     failed: int = 0
     quarantined: int = 0
     waiting: int = 0
+    partial: int = 0  # written, but a child (image, line, contact, link) did not arrive; finished next run
     deactivated: int = 0
     extra: dict[str, int] = field(default_factory=dict)
     afas_calls: int = 0
@@ -50,6 +51,8 @@ class FlowReport:
             self.failed += 1
         elif failure.outcome == "quarantined":
             self.quarantined += 1
+        elif failure.outcome == "partial":
+            self.partial += 1
         else:
             self.waiting += 1
         if len(self.failures) < MAX_FAILURES_KEPT:
@@ -70,6 +73,7 @@ class FlowReport:
             "failed": self.failed,
             "quarantined": self.quarantined,
             "waiting": self.waiting,
+            "partial": self.partial,
             "deactivated": self.deactivated,
             **self.extra,
         }

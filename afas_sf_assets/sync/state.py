@@ -75,9 +75,12 @@ class RecordStatus(StrEnum):
     QUARANTINED = "quarantined"  # the AFAS row is invalid; retried every run until AFAS fixes it
     WAITING = "waiting"  # something it needs is not in Salesforce yet (a product, a customer)
     REMOVED = "removed"  # gone from AFAS; deactivated in Salesforce
+    # Written itself, but not all that hangs off it (images, lines, contacts, links) has arrived yet:
+    # the next run finishes its children without writing it again.
+    PARTIAL = "partial"
 
 
-RETRIED = (RecordStatus.FAILED, RecordStatus.QUARANTINED, RecordStatus.WAITING)
+RETRIED = (RecordStatus.FAILED, RecordStatus.QUARANTINED, RecordStatus.WAITING, RecordStatus.PARTIAL)
 
 
 @dataclass(frozen=True)
