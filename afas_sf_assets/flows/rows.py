@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from afas_sf_assets.afas.dates import parse_afas_datetime
 
 
 class AfasRow(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _dates_are_afas_dates(cls, value: Any, info: ValidationInfo) -> Any:
+        # A date AFAS cannot have sent (31-12-2026 25:61) fails this row here, not the flow's high-water mark.
+        if isinstance(value, str) and info.field_name and info.field_name.endswith("Date"):
+            try:
+                parse_afas_datetime(value)
+            except ValueError:
+                raise ValueError("not an AFAS date (yyyy-mm-ddThh:mm:ssZ)") from None
+        return value
 
 
 class AfasItemGroup(AfasRow):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,14 +28,20 @@ def calculate(rows: list[dict[str, Any]], calculation: str, warehouses: list[str
     if calculation not in CALCULATIONS:
         raise ValueError(f"stock calculation {calculation!r} is not one of {', '.join(CALCULATIONS)}")
     counted = [r for r in rows if not warehouses or r.get("Warehouse") in warehouses]
-    per_warehouse = {str(r["Warehouse"]): round(CALCULATIONS[calculation](r), 3) for r in counted}
     dates = [str(r["ModifiedDate"]) for r in rows if r.get("ModifiedDate")]
-    return {
-        "ItemCode": rows[0]["ItemCode"],
-        "StockQuantity": round(sum(per_warehouse.values()), 3),
-        "ModifiedDate": max(dates) if dates else None,
-        "PerWarehouse": per_warehouse,
-    }
+    level: dict[str, Any] = {"ItemCode": rows[0]["ItemCode"], "ModifiedDate": max(dates) if dates else None}
+    try:
+        per_warehouse = {str(r["Warehouse"]): _finite(round(CALCULATIONS[calculation](r), 3)) for r in counted}
+    except (TypeError, ValueError) as exc:
+        # Not a number in one warehouse row: this SKU is quarantined with the value, the others go on.
+        return {**level, "StockQuantity": f"{exc}", "PerWarehouse": {}}
+    return {**level, "StockQuantity": round(sum(per_warehouse.values()), 3), "PerWarehouse": per_warehouse}
+
+
+def _finite(quantity: float) -> float:
+    if not math.isfinite(quantity):
+        raise ValueError(f"a stock quantity of {quantity} is not a number")
+    return quantity
 
 
 def stock_levels(ctx: FlowContext, where: Where | None) -> Iterator[dict[str, Any]]:

@@ -52,6 +52,9 @@ def apply_mapping(mapping: Mapping, row: MappingType[str, Any], profile: str | N
                 value = TRANSFORMS[step.name](value, row, step.args)
         except TransformError as exc:
             raise FieldMappingError(target, source_label, str(exc)) from None
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            # A value no transform foresaw (a VAT rate of -100 %) fails this record, never the flow.
+            raise FieldMappingError(target, source_label, f"{type(exc).__name__}: {exc}") from None
         if spec.map is not None and value is not None:
             table = mapping.value_maps[spec.map]
             key = str(value)

@@ -33,7 +33,14 @@ from afas_sf_assets.salesforce.errors import SalesforceLimitExceeded
 from afas_sf_assets.sync.fit import Misfit, fit_payload, mapping_problems, truncated_fields
 from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
 from afas_sf_assets.sync.report import Failure, FlowReport
-from afas_sf_assets.sync.state import RETRIED, ActivityEntry, LedgerEntry, RecordStatus, State
+from afas_sf_assets.sync.state import (
+    RETRIED,
+    ActivityEntry,
+    LedgerEntry,
+    RecordStatus,
+    State,
+    comparison_key,
+)
 
 logger = logging.getLogger(__name__)
 DEFAULT_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -216,10 +223,12 @@ class SyncEngine:
 
         def track(row: dict[str, Any]) -> dict[str, Any]:
             modified = row.get(source.modified) if source.modified else None
-            if modified:
-                moment = parse_afas_datetime(str(modified))
-                if not newest or moment > newest[0]:
-                    newest[:] = [moment]
+            try:
+                moment = parse_afas_datetime(str(modified)) if modified else None
+            except ValueError:
+                moment = None  # the row model quarantines the row; the mark follows the valid ones
+            if moment and (not newest or moment > newest[0]):
+                newest[:] = [moment]
             key = record_key(row, source.key)
             if key:
                 seen.add(key)
@@ -294,8 +303,20 @@ class SyncEngine:
             )
             report.add_failure(Failure(key, outcome.value, code, field, message))
 
+        collisions = self._collisions(flow.name, keys)
         for row, key in zip(rows, keys, strict=True):
             report.read += 1
+            if key is not None and key in collisions:
+                refuse(
+                    key,
+                    row,
+                    RecordStatus.QUARANTINED,
+                    "KEY_COLLISION",
+                    ", ".join(mapping.source.key),
+                    f"{key!r} and {', '.join(repr(k) for k in collisions[key])} are one key to Salesforce (external "
+                    "ids ignore case and surrounding blanks); neither is sent until AFAS tells them apart",
+                )
+                continue
             if key is None:
                 digest = hashlib.sha1(json.dumps(row, sort_keys=True, default=str).encode()).hexdigest()[:12]
                 missing = [f for f in mapping.source.key if row.get(f) in (None, "")]
@@ -490,6 +511,19 @@ class SyncEngine:
         self.state.save(flow.name, final)
         self.state.log(ctx.child_activity)
         ctx.child_activity.clear()
+
+    def _collisions(self, flow: str, keys: list[str | None]) -> dict[str, list[str]]:
+        """Keys of this batch that another key (in the batch or the ledger) equals as Salesforce compares
+        them, each with the keys it collides with."""
+        present = [k for k in keys if k and not k.startswith("~")]
+        alike: dict[str, set[str]] = {}
+        for key in present:
+            alike.setdefault(comparison_key(key), set()).add(key)
+        for compared, known in self.state.keys_like(flow, present).items():
+            alike.setdefault(compared, set()).update(known)
+        return {
+            key: sorted(alike[comparison_key(key)] - {key}) for key in present if len(alike[comparison_key(key)]) > 1
+        }
 
     def _misfit(self, work: Work, sobject: str, truncate: set[str]) -> Misfit | None:
         """The first value of the record the org would refuse (text that may be cut is cut here)."""

@@ -9,6 +9,7 @@ instead of a batch.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +23,9 @@ OrgFields = Mapping[str, Mapping[str, Any]]  # lower-cased field name → descri
 _TEXT = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "encryptedstring", "combobox"}
 _NUMBER = {"double", "currency", "percent", "int"}
 _EARLIEST, _LATEST = date(1700, 1, 1), date(4000, 12, 31)
+# NUL and the other C0 controls but tab and line breaks: Salesforce refuses or silently drops them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_WEB_URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
 
 
 def mapping_problems(
@@ -74,6 +78,15 @@ def fit_payload(payload: dict[str, Any], fields: OrgFields, truncate: set[str]) 
             continue
         kind = field.get("type")
         if kind in _TEXT and isinstance(value, str):
+            control = _CONTROL.search(value)
+            if control:
+                return Misfit(
+                    "INVALID_CHARACTER",
+                    name,
+                    f"holds the control character U+{ord(control.group()):04X} at position {control.start() + 1}",
+                )
+            if kind == "url" and not _WEB_URL.match(value):
+                return Misfit("INVALID_URL", name, f"{value[:60]!r} is not an http(s) address")
             length = int(field.get("length") or 0)
             if length and len(value) > length:
                 if name.lower() in truncate:

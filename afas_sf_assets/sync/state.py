@@ -109,6 +109,11 @@ class ActivityEntry:
     at: datetime | None = None
 
 
+def comparison_key(key: str) -> str:
+    """A key as Salesforce compares an external id (case-insensitive) and AFAS a code (blanks trimmed)."""
+    return key.strip().lower()
+
+
 def default_state_url() -> str:
     configured = os.environ.get("AFAS_SF_STATE_URL")
     if configured:
@@ -162,6 +167,25 @@ class State:
                 )
                 for row in rows:
                     found[row.record_key] = _entry(row)
+        return found
+
+    def keys_like(self, flow: str, keys: Iterable[str]) -> dict[str, set[str]]:
+        """The ledger's keys equal to `keys` as Salesforce compares external ids (ignoring case and
+        surrounding blanks), by that comparison form; removed records no longer count."""
+        wanted = list(dict.fromkeys(comparison_key(k) for k in keys))
+        compared = sa.func.lower(sa.func.trim(sync_records.c.record_key))
+        found: dict[str, set[str]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    sa.select(sync_records.c.record_key).where(
+                        sync_records.c.flow == flow,
+                        sync_records.c.status != RecordStatus.REMOVED.value,
+                        compared.in_(wanted[start : start + 500]),
+                    )
+                )
+                for (key,) in rows:
+                    found.setdefault(comparison_key(key), set()).add(key)
         return found
 
     def entry(self, flow: str, key: str) -> LedgerEntry | None:
