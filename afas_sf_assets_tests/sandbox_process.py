@@ -104,6 +104,10 @@ class Sandbox:
     def upsert(self, connector: str, rows: list[dict[str, Any]], *, touch: bool = True) -> None:
         self.control.post(f"rows/{connector}", json={"rows": rows, "touch": touch}).raise_for_status()
 
+    def upsert_many(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        for connector, connector_rows in rows.items():
+            self.upsert(connector, connector_rows)
+
     def delete(self, connector: str, where: dict[str, Any]) -> int:
         response = self.control.request("DELETE", f"rows/{connector}", json={"where": where})
         response.raise_for_status()

@@ -249,7 +249,9 @@ class SyncEngine:
         for start in range(0, len(retry), 200):
             chunk = retry[start : start + 200]
             for row in self.source_rows(ctx, where_keys(source.key, chunk)):
-                yield track(row)
+                # AFAS filters ignore case, so a retried key may bring back a row this run already read.
+                if record_key(row, source.key) not in seen:
+                    yield track(row)
             gone = [key for key in chunk if key not in seen]
             if gone and not ctx.dry_run:
                 # Waiting for a fix that can no longer come: the row left AFAS.
@@ -372,7 +374,13 @@ class SyncEngine:
         resumed: list[Work] = []
         for work in works:
             if work.skip_reason:
+                # Not for Salesforce (a status the flow does not take): said in the log, so nobody wonders.
                 report.count("skipped")
+                activity.append(
+                    ActivityEntry(
+                        ctx.run_id, flow.name, work.key, "skip", "skipped", source=work.row, error=work.skip_reason
+                    )
+                )
                 continue
             work.payload_hash = payload_hash(work, flow.hash_also, mapping)
             previous = work.existing

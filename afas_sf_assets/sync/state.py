@@ -200,6 +200,8 @@ class State:
                 yield _entry(row)
 
     def save(self, flow: str, entries: Iterable[LedgerEntry]) -> None:
+        """Each entry replaces its key's; of several for one key, the last one given counts."""
+        latest = {e.key: e for e in entries}
         rows = [
             {
                 "flow": flow,
@@ -213,7 +215,7 @@ class State:
                 "attempts": e.attempts,
                 "updated_at": _now(),
             }
-            for e in entries
+            for e in latest.values()
         ]
         if not rows:
             return
