@@ -45,6 +45,8 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     from afas_sf_assets.headless import sync
 
     result = sync(args.select or None, full=args.full, dry_run=args.dry_run)
+    for run_id in result.abandoned:
+        print(f"earlier run {run_id} had been killed before it finished; marked failed in Dagster")
     print(f"run {result.run_id}{' (dry run: nothing written)' if args.dry_run else ''}")
     for summary in result.summaries:
         print("  " + summary.line())

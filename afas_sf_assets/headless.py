@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import dagster as dg
 
 from afas_sf_assets.defs.salesforce_assets import CALL_METADATA
 from afas_sf_assets.flows.registry import FLOWS
+
+PID_TAG, HOST_TAG = "afas-sf/pid", "afas-sf/host"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class SyncResult:
     summaries: list[FlowSummary]
     errors: list[str]
     run_id: str
+    abandoned: list[str]  # earlier runs found killed and marked failed
 
 
 def ensure_dagster_home() -> Path:
@@ -40,7 +44,11 @@ def ensure_dagster_home() -> Path:
     if not settings.exists():
         # Dagster's defaults (SQLite under DAGSTER_HOME); usage telemetry off, as suits a tool that moves
         # personal data. An existing dagster.yaml is the user's and is left alone.
-        settings.write_text("telemetry:\n  enabled: false\n")
+        # Run monitoring lets the daemon mark a run failed whose worker died (killed, out of memory).
+        settings.write_text(
+            "telemetry:\n  enabled: false\n"
+            "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 180\n  poll_interval_seconds: 30\n"
+        )
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -67,6 +75,7 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
     with dg.DagsterInstance.get() as instance:
+        abandoned = fail_abandoned_runs(instance)
         result = dg.materialize(
             ALL_ASSETS,
             resources=build_resources(),
@@ -74,6 +83,7 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
             run_config=config,
             selection=[keys[name] for name in names],
             raise_on_error=False,
+            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
         )
     summaries = []
     for event in result.get_asset_materialization_events():
@@ -92,4 +102,34 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
         for event in result.all_events
         if event.is_step_failure
     ]
-    return SyncResult(result.success, summaries, errors, result.run_id)
+    return SyncResult(result.success, summaries, errors, result.run_id, abandoned)
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs an `afas-sf sync` on this machine started whose process is gone (killed with SIGKILL, the
+    machine rebooted) stay STARTED forever in Dagster; they are marked failed, with why."""
+    running = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={HOST_TAG: socket.gethostname()},
+        )
+    )
+    failed = []
+    for run in running:
+        pid = int(run.tags.get(PID_TAG, "0") or 0)
+        if pid and not _alive(pid):
+            instance.report_run_failed(
+                run, f"the afas-sf sync process (pid {pid}) ended without finishing this run; marked failed"
+            )
+            failed.append(run.run_id)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from afas_sf_assets.definitions import ALL_ASSETS, build_resources, defs
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
+from afas_sf_assets.headless import ensure_dagster_home
 from afas_sf_assets_tests.conftest import Org
 
 
@@ -156,3 +158,45 @@ def test_afas_oauth_instead_of_a_token(org_env: Org, monkeypatch: pytest.MonkeyP
         )
     (event,) = result.get_asset_materialization_events()
     assert event.materialization.metadata["created"].value == len(org_env.sandbox.rows("AfasSf_Debtors"))
+
+
+def test_a_sync_killed_hard_is_marked_failed_by_the_next_one(
+    org_env: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "dagster"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    ensure_dagster_home()
+    with dg.DagsterInstance.get():
+        pass  # its storage exists before two processes open it at once
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = [
+        sys.executable,
+        "-m",
+        "afas_sf_assets.cli",
+        "sync",
+        "--env-file",
+        str(org_env.sandbox.directory / "sandbox.env"),
+    ]
+    # Slow AFAS answers keep the first sync busy long enough to be killed in the middle.
+    org_env.sandbox.set_faults(latency_ms=300)
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        started = []
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.5)
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+        assert started, "the first sync never started a run"
+        victim.kill()
+        victim.wait(timeout=30)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    org_env.sandbox.set_faults()
+    done = subprocess.run([*command, "--select", "categories"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"earlier run {started[0].run_id} had been killed" in done.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_run_by_id(started[0].run_id)
+        assert run is not None and run.status is dg.DagsterRunStatus.FAILURE
