@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from afas_sf_assets.flows.catalog import PRODUCTS
+from afas_sf_assets.flows.catalog import CATEGORIES, PRODUCTS
 from afas_sf_assets.flows.customers import CUSTOMERS
 from afas_sf_assets.flows.orders_in import ORDERS
 from afas_sf_assets.flows.prices import PRICES
@@ -119,3 +119,10 @@ def test_an_expired_session_is_renewed_on_the_bulk_path(fresh_org: Callable[...,
         records = [{"AFAS_Item_Code__c": f"BULK-{n:05d}", "Name": f"Bulk {n}"} for n in range(2100)]
         outcomes = client.upsert("Product2", "AFAS_Item_Code__c", records)
     assert all(o.success for o in outcomes) and len(outcomes) == 2100
+
+
+def test_one_salesforce_503_on_a_describe_is_retried_not_fatal(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    org.sandbox.sf_put("faults", {"fail_next": [{"status": 503, "match": "/sobjects", "method": "GET"}]})
+    report = org.engine().run(CATEGORIES, run_id="run")
+    assert report.status == "skipped" and "no ProductCategory" in (report.note or "")
