@@ -89,33 +89,24 @@ class FlowContext:
         the parent partial (retried on the next run) with the child's object, field, code and message."""
         self.count(kind, sum(o.success for o in outcomes))
         for parent, record, outcome in zip(parents, records, outcomes, strict=True):
-            if outcome.success:
-                self.child_activity.append(
-                    ActivityEntry(
-                        self.run_id,
-                        self.flow.name,
-                        parent,
-                        kind,
-                        "created" if outcome.created else "updated",
-                        outcome.id,
-                        sent=dict(record),
-                    )
-                )
-                continue
-            error = outcome.errors[0]
-            field_name = f"{sobject}." + (", ".join(error.fields) or "?")
+            error = None if outcome.success else outcome.errors[0]
             self.child_activity.append(
                 ActivityEntry(
                     self.run_id,
                     self.flow.name,
                     parent,
                     kind,
-                    "failed",
+                    "failed" if error else "created" if outcome.created else "updated",
+                    outcome.id,
                     sent=dict(record),
-                    error=f"{error.code}: {error.message}",
+                    error=f"{error.code}: {error.message}" if error else None,
                 )
             )
-            self.child_failed(parent, Failure(parent, "partial", error.code, field_name, f"{kind}: {error.message}"))
+            if error:
+                field_name = f"{sobject}." + (", ".join(error.fields) or "?")
+                self.child_failed(
+                    parent, Failure(parent, "partial", error.code, field_name, f"{kind}: {error.message}")
+                )
 
     def count(self, name: str, amount: int = 1) -> None:
         """A rule's own tally (images sent, links made), shown with the flow's counts."""

@@ -96,16 +96,21 @@ def test_observing_an_afas_source_versions_it_by_modification_date(org_env: Org)
     assert len(AFAS_SOURCE_ASSETS) == 11
 
 
-def test_cli_sync_runs_every_flow_and_exits_non_zero_when_a_flow_fails(org_env: Org, tmp_path: Path) -> None:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster")}
-    command = [
+def sync_command(org: Org) -> list[str]:
+    """`afas-sf sync` as a user runs it, with the sandboxes' settings file."""
+    return [
         sys.executable,
         "-m",
         "afas_sf_assets.cli",
         "sync",
         "--env-file",
-        str(org_env.sandbox.directory / "sandbox.env"),
+        str(org.sandbox.directory / "sandbox.env"),
     ]
+
+
+def test_cli_sync_runs_every_flow_and_exits_non_zero_when_a_flow_fails(org_env: Org, tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster")}
+    command = sync_command(org_env)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
@@ -169,14 +174,7 @@ def test_a_sync_killed_hard_is_marked_failed_by_the_next_one(
     with dg.DagsterInstance.get():
         pass  # its storage exists before two processes open it at once
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    command = [
-        sys.executable,
-        "-m",
-        "afas_sf_assets.cli",
-        "sync",
-        "--env-file",
-        str(org_env.sandbox.directory / "sandbox.env"),
-    ]
+    command = sync_command(org_env)
     # Slow AFAS answers keep the first sync busy long enough to be killed in the middle.
     org_env.sandbox.set_faults(latency_ms=300)
     victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
