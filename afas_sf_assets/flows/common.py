@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from afas_sf_assets.sync.flow import FlowContext
-from afas_sf_assets.sync.state import RecordStatus
+from afas_sf_assets.sync.state import IN_SALESFORCE
 
 
 def reference_table(ctx: FlowContext, connector: str, key: str) -> dict[str, dict[str, Any]]:
@@ -20,7 +20,7 @@ def reference_table(ctx: FlowContext, connector: str, key: str) -> dict[str, dic
 def synced(ctx: FlowContext, flow: str, keys: Iterable[str]) -> set[str]:
     """Which of `keys` the given flow has in Salesforce now."""
     entries = ctx.state.entries(flow, list(dict.fromkeys(keys)))
-    return {key for key, entry in entries.items() if entry.status is RecordStatus.SYNCED}
+    return {key for key, entry in entries.items() if entry.status in IN_SALESFORCE}
 
 
 def standard_price_book(ctx: FlowContext) -> str:

@@ -34,6 +34,7 @@ from afas_sf_assets.sync.fit import Misfit, fit_payload, mapping_problems, trunc
 from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
 from afas_sf_assets.sync.report import Failure, FlowReport
 from afas_sf_assets.sync.state import (
+    IN_SALESFORCE,
     RETRIED,
     ActivityEntry,
     LedgerEntry,
@@ -653,7 +654,7 @@ class SyncEngine:
         """A full run has seen every AFAS row: synced records whose row is gone get deactivated, never deleted."""
         assert flow.deactivate is not None
         target = ctx.mapping.target
-        gone = [e for e in self.state.iter_entries(flow.name, [RecordStatus.SYNCED]) if e.key not in seen]
+        gone = [e for e in self.state.iter_entries(flow.name, IN_SALESFORCE) if e.key not in seen]
         if not gone or ctx.dry_run:
             report.deactivated += len(gone)
             return

@@ -18,7 +18,7 @@ from simple_salesforce.format import quote_soql_value
 from afas_sf_assets.sync.engine import SyncEngine, record_key
 from afas_sf_assets.sync.flow import Flow, FlowContext
 from afas_sf_assets.sync.report import FlowReport
-from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
+from afas_sf_assets.sync.state import IN_SALESFORCE, LedgerEntry, RecordStatus
 
 # Our own write and Salesforce's LastModifiedDate are stamped by two clocks.
 CLOCK_SLACK = timedelta(seconds=5)
@@ -55,7 +55,7 @@ def reconcile(engine: SyncEngine, flow: Flow, *, run_id: str, repair: bool = Fal
     source = ctx.mapping.source
     rows = engine.source_rows(ctx, None)
     in_afas = {key for row in rows if (key := record_key(row, source.key))}
-    entries = [e for e in engine.state.iter_entries(flow.name, [RecordStatus.SYNCED])]
+    entries = [e for e in engine.state.iter_entries(flow.name, IN_SALESFORCE)]
     synced_keys = {e.key for e in entries}
     drift.checked = len(entries)
     drift.not_synced_yet = len(in_afas - synced_keys)

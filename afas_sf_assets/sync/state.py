@@ -81,6 +81,8 @@ class RecordStatus(StrEnum):
 
 
 RETRIED = (RecordStatus.FAILED, RecordStatus.QUARANTINED, RecordStatus.WAITING, RecordStatus.PARTIAL)
+# The record itself is in Salesforce (a partial one lacks only some of its children).
+IN_SALESFORCE = (RecordStatus.SYNCED, RecordStatus.PARTIAL)
 
 
 @dataclass(frozen=True)

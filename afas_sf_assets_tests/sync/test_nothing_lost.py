@@ -27,6 +27,8 @@ def test_images_lost_to_an_afas_outage_arrive_on_the_next_normal_run(fresh_org: 
     assert first.partial == len(with_image) and not org.sandbox.sf_records("ContentVersion")
     entries = org.state.entries("products", with_image)
     assert {e.status for e in entries.values()} == {RecordStatus.PARTIAL}
+    prices = engine.run(PRICES, run_id="prices-1")
+    assert not [f for f in prices.failures if f.code == "WAITING"], "a product lacking only its image has prices"
     second = engine.run(PRODUCTS, run_id="run-2")
     assert (second.created, second.updated, second.partial) == (0, 0, 0), "the products are not written again"
     assert second.counts["resumed"] == len(with_image) and second.counts["images"] == len(with_image)
