@@ -11,13 +11,42 @@ import sys
 import threading
 from pathlib import Path
 
+from afas_sf_assets.errors import AfasSfError, UsageError
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; give 0 or more days")
+    return value
+
+
+def _flow_names(given: list[str] | None) -> list[str] | None:
+    """The flows named on the command line, all known, or a usage error listing the known ones."""
+    from afas_sf_assets.headless import asset_keys
+
+    known = list(asset_keys())
+    unknown = [name for name in given or [] if name not in known]
+    if unknown:
+        raise UsageError(f"unknown flow {', '.join(unknown)}; the flows are: {', '.join(known)}")
+    return given
+
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from afas_sf_assets.salesforce.schema import OrgFeature
     from afas_sf_assets.sandbox.afas.demo_data import DemoSize
     from afas_sf_assets.sandbox.runner import ENV_FILE, SandboxOptions, run_sandboxes
 
-    features = frozenset(OrgFeature(f.strip()) for f in args.sf_features.split(",") if f.strip())
+    names = [f.strip() for f in args.sf_features.split(",") if f.strip()]
+    unknown = [name for name in names if name not in {f.value for f in OrgFeature}]
+    if unknown:
+        raise UsageError(
+            f"unknown org feature {', '.join(unknown)}; the features are: {', '.join(f.value for f in OrgFeature)}"
+        )
+    features = frozenset(OrgFeature(name) for name in names)
     options = SandboxOptions(
         Path(args.dir), seed=args.seed, size=DemoSize(args.size), afas_data=args.afas_data, sf_features=features
     )
@@ -37,6 +66,11 @@ def _load_env_file(path: str | None) -> None:
     if path:
         from afas_sf_assets.sandbox.runner import read_env_file
 
+        if not Path(path).is_file():
+            raise UsageError(
+                f"no settings file {path}; write one with `afas-sf init --env-file {path}`, or start the "
+                "sandboxes with `make sandbox` (they write .sandbox/sandbox.env)"
+            )
         os.environ.update(read_env_file(Path(path)))
 
 
@@ -44,7 +78,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
     from afas_sf_assets.headless import sync
 
-    result = sync(args.select or None, full=args.full, dry_run=args.dry_run)
+    result = sync(_flow_names(args.select), full=args.full, dry_run=args.dry_run)
     for run_id in result.abandoned:
         print(f"earlier run {run_id} had been killed before it finished; marked failed in Dagster")
     print(f"run {result.run_id}{' (dry run: nothing written)' if args.dry_run else ''}")
@@ -62,9 +96,20 @@ def _cmd_log(args: argparse.Namespace) -> int:
     from afas_sf_assets.headless import ensure_dagster_home
     from afas_sf_assets.sync.state import State
 
+    _flow_names([args.flow] if args.flow else None)
+    try:
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        raise UsageError(f"--since {args.since!r} is no date; give one like 2026-11-29 or 2026-11-29T08:00") from None
     ensure_dagster_home()
-    since = datetime.fromisoformat(args.since) if args.since else None
     entries = State().activity(flow=args.flow, key=args.key, run_id=args.run, since=since, limit=args.limit)
+    if not entries:
+        asked = ", ".join(
+            f"{name} {value}"
+            for name, value in (("flow", args.flow), ("key", args.key), ("run", args.run), ("since", args.since))
+            if value
+        )
+        print(f"no activity logged{' for ' + asked if asked else ''}")
     for entry in reversed(entries):
         print(
             f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.flow} {entry.key} {entry.action} → {entry.outcome}"
@@ -102,13 +147,12 @@ def _cmd_retry(args: argparse.Namespace) -> int:
 
     ensure_dagster_home()
     state = State()
+    wanted = _flow_names(args.flow)
     names = [
-        n
-        for n in asset_keys()
-        if (not args.flow or n in args.flow) and any(True for _ in state.iter_entries(n, RETRIED))
+        n for n in asset_keys() if (not wanted or n in wanted) and any(True for _ in state.iter_entries(n, RETRIED))
     ]
     if not names:
-        print("nothing to retry: no failed, waiting or quarantined records")
+        print("nothing to retry: no failed, waiting, quarantined or partial records")
         return 0
     result = sync(names)
     print(f"run {result.run_id}: retried {', '.join(names)}")
@@ -134,7 +178,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from afas_sf_assets.wizard import init
 
-    path = init(Path(args.env_file))
+    try:
+        path = init(Path(args.env_file))
+    except EOFError:
+        raise UsageError(
+            "init asks for the settings one by one and got no answers (no terminal); run it in a terminal, "
+            "or write the settings file yourself (README, Configuration)"
+        ) from None
     print(f"wrote {path}; next: afas-sf check --env-file {path}")
     return 0
 
@@ -158,12 +208,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="afas-sf", description="Keep Salesforce in step with AFAS Profit.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     sandbox = commands.add_parser("sandbox", help="run the AFAS and Salesforce sandboxes until interrupted")
     sandbox.add_argument("--dir", required=True, help="state directory; sandbox.env is written here")
-    sandbox.add_argument("--seed", type=int, default=42)
-    sandbox.add_argument("--size", choices=["small", "medium", "large"], default="small")
+    sandbox.add_argument("--seed", type=int, default=42, help="demo data seed: the same seed, the same data")
+    sandbox.add_argument(
+        "--size",
+        choices=["small", "medium", "large"],
+        default="small",
+        help="demo data: 50 debtors and 200 items, 1,000 and 5,000, or 10,000 and 100,000",
+    )
     sandbox.add_argument("--afas-data", type=Path, help='JSON {"<connector id>": [rows…]} instead of demo data')
     sandbox.add_argument(
         "--sf-features",
@@ -182,51 +238,64 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(handler=_cmd_sync)
 
     log = commands.add_parser("log", help="what came from AFAS and what was sent, per record")
-    log.add_argument("--flow")
-    log.add_argument("--key")
-    log.add_argument("--run")
+    log.add_argument("--flow", help="one flow (e.g. products)")
+    log.add_argument("--key", help="one record's AFAS key (e.g. ART-000001)")
+    log.add_argument("--run", help="one Dagster run id")
     log.add_argument("--since", help="ISO date or date-time")
-    log.add_argument("--limit", type=int, default=200)
+    log.add_argument("--limit", type=int, default=200, help="at most this many entries, the newest")
     log.add_argument("-v", "--verbose", action="store_true", help="show the AFAS row and the payload sent")
-    log.add_argument("--env-file")
+    log.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
     log.set_defaults(handler=_cmd_log)
 
     purge = commands.add_parser("purge", help="apply the activity-log retention now")
-    purge.add_argument("--days", type=float, help="activity log; default: AFAS_SF_LOG_RETENTION_DAYS or 14")
-    purge.add_argument("--run-days", type=float, help="Dagster runs; default: AFAS_SF_RUN_RETENTION_DAYS or 30")
-    purge.add_argument("--env-file")
+    purge.add_argument("--days", type=_non_negative, help="activity log; default: AFAS_SF_LOG_RETENTION_DAYS or 14")
+    purge.add_argument("--run-days", type=_non_negative, help="Dagster runs; default: AFAS_SF_RUN_RETENTION_DAYS or 30")
+    purge.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
     purge.set_defaults(handler=_cmd_purge)
 
     retry = commands.add_parser("retry", help="run the flows that have failed, waiting or quarantined records")
-    retry.add_argument("--flow", nargs="+", metavar="FLOW")
-    retry.add_argument("--env-file")
+    retry.add_argument(
+        "--flow", nargs="+", metavar="FLOW", help="only these flows (default: every flow with such records)"
+    )
+    retry.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
     retry.set_defaults(handler=_cmd_retry)
 
     check = commands.add_parser("check", help="check every connection, connector, field and setting")
-    check.add_argument("--env-file")
+    check.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
     check.add_argument("--mappings", help="folder of mapping files (default: the shipped ones)")
     check.set_defaults(handler=_cmd_check)
 
     init = commands.add_parser("init", help="ask for the settings and write them to a private env file")
-    init.add_argument("--env-file", default="afas-sf.env")
+    init.add_argument("--env-file", default="afas-sf.env", help="where to write the settings (default afas-sf.env)")
     init.set_defaults(handler=_cmd_init)
 
     metadata = commands.add_parser(
         "metadata", help="write the Salesforce fields and objects afas-sf needs, as a Salesforce DX project to deploy"
     )
-    metadata.add_argument("--out", default="salesforce-metadata")
+    metadata.add_argument("--out", default="salesforce-metadata", help="folder for the Salesforce DX project")
     metadata.set_defaults(handler=_cmd_metadata)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")
     demo.add_argument("--dir", default=".sandbox", help="state directory for the sandboxes and Dagster")
-    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--seed", type=int, default=42, help="demo data seed")
     demo.set_defaults(handler=_cmd_demo)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0 when done, 1 when the work failed, 2 for bad usage; a cause and a fix, no traceback
+    (`--debug` shows it)."""
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"afas-sf {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except AfasSfError as exc:
+        if args.debug:
+            raise
+        print(f"afas-sf {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
 
 from afas_sf_assets.defs.salesforce_assets import CALL_METADATA
+from afas_sf_assets.errors import UsageError
 from afas_sf_assets.flows.registry import FLOWS
 
 PID_TAG, HOST_TAG = "afas-sf/pid", "afas-sf/host"
@@ -64,7 +67,7 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
     keys = asset_keys()
     unknown = sorted(set(select or []) - set(keys))
     if unknown:
-        raise ValueError(f"unknown flow(s) {', '.join(unknown)}; known: {', '.join(keys)}")
+        raise UsageError(f"unknown flow {', '.join(unknown)}; the flows are: {', '.join(keys)}")
     ensure_dagster_home()
     from afas_sf_assets.definitions import ALL_ASSETS, build_resources
 
@@ -72,7 +75,8 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
     config: dict[str, object] = {
         "ops": {"__".join(keys[name].path): {"config": {"full": full, "dry_run": dry_run}} for name in names},
         # The summary is printed by the caller; the full event stream stays in the instance for the UI.
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # Failures come back as one plain line each (below); their tracebacks stay in the run's event log.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     with dg.DagsterInstance.get() as instance:
         abandoned = fail_abandoned_runs(instance)
@@ -98,11 +102,22 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
             FlowSummary(materialization.asset_key.path[-1], counts, str(values.get("status", "ok")), calls)
         )
     errors = [
-        str(event.event_specific_data.error.message).strip()  # type: ignore[union-attr]
+        f"{(event.step_key or '').split('__')[-1]}: {root_cause(event.event_specific_data.error)}"  # type: ignore[union-attr]
         for event in result.all_events
         if event.is_step_failure
     ]
     return SyncResult(result.success, summaries, errors, result.run_id, abandoned)
+
+
+def root_cause(error: SerializableErrorInfo) -> str:
+    """What went wrong, in one line: the innermost cause Dagster wrapped, without the wrappers."""
+    while error.cause is not None:
+        error = error.cause
+    message = error.message.strip()
+    # The project's own errors are written for the reader; their class path is noise.
+    own = re.match(r"^afas_sf_assets\.[\w.]+: ", message)
+    message = message[own.end() :] if own else message
+    return message.splitlines()[0] if message else error.cls_name or "unknown error"
 
 
 def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:

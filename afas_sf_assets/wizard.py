@@ -19,7 +19,7 @@ from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.connector_set import CONNECTOR_SET
 from afas_sf_assets.afas.settings import AfasSettings
 from afas_sf_assets.alerts import channels_from_env
-from afas_sf_assets.errors import AfasSfError
+from afas_sf_assets.errors import AfasSfError, settings_problem
 from afas_sf_assets.flows.registry import FLOWS
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.salesforce.settings import SalesforceSettings
@@ -39,20 +39,16 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
 
 
-def _settings_error(exc: ValidationError) -> str:
-    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-
-
 def run_checks(mappings_dir: Path | None = None) -> Iterator[Check]:
     try:
         afas_settings = AfasSettings()
     except ValidationError as exc:
-        yield Check("AFAS settings", False, _settings_error(exc))
+        yield Check("AFAS settings", False, settings_problem(exc))
         return
     try:
         sf_settings = SalesforceSettings()
     except ValidationError as exc:
-        yield Check("Salesforce settings", False, _settings_error(exc))
+        yield Check("Salesforce settings", False, settings_problem(exc))
         return
     with AfasClient(afas_settings) as afas, SalesforceClient(sf_settings) as salesforce:
         try:

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.settings import AfasSettings, EnvironmentType
+from afas_sf_assets.errors import ConfigurationError, settings_problem
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.salesforce.settings import AuthFlow, SalesforceSettings
 from afas_sf_assets.sync.state import State
+
+T = TypeVar("T")
+
+
+def checked(build: Callable[[], T], system: str) -> T:
+    """Settings, or one plain error naming what is missing and how to give it."""
+    try:
+        return build()
+    except ValidationError as exc:
+        raise ConfigurationError(
+            f"the {system} settings are incomplete ({settings_problem(exc)}); write them with `afas-sf init` and "
+            "pass `--env-file`, or export them (README, Configuration)"
+        ) from None
 
 
 class AfasResource(dg.ConfigurableResource):
@@ -40,7 +56,7 @@ class AfasResource(dg.ConfigurableResource):
         )
 
     def client(self) -> AfasClient:
-        return AfasClient(self.settings())
+        return AfasClient(checked(self.settings, "AFAS"))
 
 
 class SalesforceResource(dg.ConfigurableResource):
@@ -80,7 +96,7 @@ class SalesforceResource(dg.ConfigurableResource):
         )
 
     def client(self) -> SalesforceClient:
-        return SalesforceClient(self.settings())
+        return SalesforceClient(checked(self.settings, "Salesforce"))
 
 
 class StateResource(dg.ConfigurableResource):

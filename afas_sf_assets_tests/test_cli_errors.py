@@ -1,0 +1,53 @@
+"""The command line speaks plainly: bad input is exit 2 with the cause and the fix, a failure exit 1 with
+one line per cause, never a traceback; through the real console script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "afas_sf_assets.cli"]
+
+
+def afas_sf(tmp_path: Path, *args: str, stdin: str | None = "") -> subprocess.CompletedProcess[str]:
+    # A bare environment: no settings, a fresh Dagster home, nothing from the developer's shell.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, input=stdin, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["sync", "--select", "produkten"], ["unknown flow produkten", "products"]),
+        (["log", "--flow", "produkten"], ["unknown flow produkten", "customers"]),
+        (["retry", "--flow", "produkten"], ["unknown flow produkten"]),
+        (["sync", "--env-file", "nope.env"], ["no settings file nope.env", "afas-sf init"]),
+        (["log", "--since", "yesterday"], ["no date", "2026-11-29"]),
+        (["purge", "--days", "-1"], ["negative"]),
+        (["sandbox", "--dir", "x", "--sf-features", "bogus"], ["unknown org feature bogus", "person_accounts"]),
+        (["init", "--env-file", "x.env"], ["no terminal", "README"]),
+    ],
+)
+def test_bad_input_is_exit_2_with_the_cause_and_the_fix(tmp_path: Path, args: list[str], words: list[str]) -> None:
+    done = afas_sf(tmp_path, *args)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert len(done.stderr.strip().splitlines()) <= 3
+    assert all(word in done.stderr for word in words), done.stderr
+
+
+def test_a_sync_without_settings_says_what_is_missing_in_one_line(tmp_path: Path) -> None:
+    done = afas_sf(tmp_path, "sync", "--select", "categories")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    (line,) = done.stderr.strip().splitlines()
+    assert "categories: the AFAS settings are incomplete" in line and "afas-sf init" in line
+
+
+def test_log_says_when_nothing_matched(tmp_path: Path) -> None:
+    done = afas_sf(tmp_path, "log", "--flow", "products", "--key", "ART-404")
+    assert done.returncode == 0 and done.stdout.strip() == "no activity logged for flow products, key ART-404"
