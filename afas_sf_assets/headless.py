@@ -24,11 +24,14 @@ class FlowSummary:
     counts: dict[str, int]
     status: str
     calls: str
+    warnings: tuple[str, ...] = ()
 
     def line(self) -> str:
         shown = " ".join(f"{k}={v}" for k, v in self.counts.items() if v or k in ("read", "created", "updated"))
         status = "" if self.status == "ok" else f"  [{self.status}]"
-        return f"{self.flow:<18} {shown}  {self.calls}{status}"
+        return f"{self.flow:<18} {shown}  {self.calls}{status}" + "".join(
+            f"\n    warning {warning}" for warning in self.warnings
+        )
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,13 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
         }
         calls = f"afas_calls={values.get('afas_calls', 0)} sf_calls={values.get('salesforce_calls', 0)}"
         summaries.append(
-            FlowSummary(materialization.asset_key.path[-1], counts, str(values.get("status", "ok")), calls)
+            FlowSummary(
+                materialization.asset_key.path[-1],
+                counts,
+                str(values.get("status", "ok")),
+                calls,
+                tuple(values.get("warnings") or ()),
+            )
         )
     errors = [
         f"{(event.step_key or '').split('__')[-1]}: {root_cause(event.event_specific_data.error)}"  # type: ignore[union-attr]

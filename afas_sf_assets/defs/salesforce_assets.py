@@ -39,6 +39,11 @@ def report_metadata(report: FlowReport) -> dict[str, dg.MetadataValue]:
                 f"| … | {len(report.failures) - MAX_FAILURE_ROWS} more in `afas-sf log --flow {report.flow}` | | | |"
             )
         metadata["failures"] = dg.MetadataValue.md("\n".join(lines))
+    warnings = [f for f in report.failures if f.outcome == "warning"]
+    if warnings:
+        metadata["warnings"] = dg.MetadataValue.json(
+            [f"{w.key}: {w.code}: {w.message}" for w in warnings[:MAX_FAILURE_ROWS]]
+        )
     return metadata
 
 

@@ -186,13 +186,25 @@ class SyncEngine:
         source = ctx.mapping.source
         return self.afas.iter_rows(source.connector, key=source.key, where=where)
 
-    @staticmethod
-    def _take_notes(ctx: FlowContext, report: FlowReport) -> None:
-        """The rules' own tallies and findings join the flow's report."""
+    def _take_notes(self, ctx: FlowContext, report: FlowReport) -> None:
+        """The rules' own tallies and findings join the flow's report; the findings (a shared e-mail, a
+        refused adoption) also go into the activity log, so `afas-sf log` shows them per record."""
         for name, amount in ctx.counts.items():
             report.count(name, amount)
         for note in ctx.notes:
             report.add_failure(note)
+        if ctx.notes and not ctx.dry_run:
+            self.state.log(
+                ActivityEntry(
+                    ctx.run_id,
+                    ctx.flow.name,
+                    note.key,
+                    "note",
+                    note.outcome,
+                    error=f"{note.code}: {note.field + ': ' if note.field else ''}{note.message}",
+                )
+                for note in ctx.notes
+            )
 
     def preflight(self, ctx: FlowContext, flow: Flow) -> None:
         """Every AFAS field the mapping reads and every Salesforce field it writes exist, before data moves."""

@@ -117,6 +117,7 @@ def test_cli_sync_runs_every_flow_and_exits_non_zero_when_a_flow_fails(org_env: 
     assert any(line.strip().startswith("products") and "created=" in line for line in lines)
     assert any(line.strip().startswith("product_relations") for line in lines)
     assert any(line.strip().startswith("customers") and "contacts=" in line for line in lines), "rule tallies show"
+    assert any(line.strip().startswith("warning ") and "SHARED_EMAIL" in line for line in lines), "warnings show"
     dry = subprocess.run(
         [*command, "--select", "products", "--dry-run"], env=env, capture_output=True, text=True, timeout=300
     )

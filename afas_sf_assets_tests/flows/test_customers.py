@@ -70,6 +70,10 @@ def test_debtors_sharing_an_email_are_reported_not_merged(fresh_org: Callable[..
     contacts = org.records("Contact", "AFAS_Contact_Key__c")
     for ids in shared:
         assert len({contacts[i]["Id"] for i in ids}) == len(ids), "each debtor keeps its own record"
+    logged = org.state.activity(flow="customers", key=shared[0][0])
+    assert [a.error for a in logged if a.outcome == "warning" and (a.error or "").startswith("SHARED_EMAIL")], (
+        "afas-sf log shows the warning with the record"
+    )
 
 
 def test_existing_salesforce_records_are_adopted_by_email(fresh_org: Callable[..., Org]) -> None:
