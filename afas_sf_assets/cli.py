@@ -195,7 +195,9 @@ def _cmd_metadata(args: argparse.Namespace) -> int:
     written = write_project(Path(args.out))
     print(
         f"wrote {len(written)} files to {args.out}; deploy with: "
-        f"sf project deploy start --source-dir {Path(args.out) / 'force-app'} --target-org <alias>"
+        f"sf project deploy start --source-dir {Path(args.out) / 'force-app'} --target-org <alias>, and "
+        f"--source-dir {Path(args.out) / 'optional' / '<feature>'} for each feature your org has; then assign "
+        "the permission set AFAS_Integration (and AFAS_Integration_<feature>) to the integration user"
     )
     return 0
 

@@ -77,25 +77,67 @@ def field_xml(sobject: SfObject, field: SfField) -> str:
     return f"{_HEADER}<CustomField {_NS}>\n    " + "\n    ".join(parts) + "\n</CustomField>\n"
 
 
+def plural(label: str) -> str:
+    """`Shipment Line (AFAS)` → `Shipment Lines (AFAS)`."""
+    name, bracket, rest = label.partition(" (")
+    return f"{name}s{bracket}{rest}"
+
+
 def object_xml(sobject: SfObject) -> str:
     return (
         f"{_HEADER}<CustomObject {_NS}>\n    <label>{escape(sobject.label)}</label>\n"
-        f"    <pluralLabel>{escape(sobject.label)}s</pluralLabel>\n"
+        f"    <pluralLabel>{escape(plural(sobject.label))}</pluralLabel>\n"
         "    <nameField><label>Name</label><type>Text</type></nameField>\n"
         "    <deploymentStatus>Deployed</deploymentStatus>\n    <sharingModel>ReadWrite</sharingModel>\n"
         "</CustomObject>\n"
     )
 
 
+PERMISSION_SET = "AFAS_Integration"
+
+
+def permission_set_xml(label: str, objects: list[SfObject]) -> str:
+    """Read and edit on every AFAS_ field and object, for the integration user. Required fields are left
+    out: Salesforce grants those to everyone and refuses a permission on them."""
+    parts = [f"<label>{escape(label)}</label>", "<hasActivationRequired>false</hasActivationRequired>"]
+    for sobject in objects:
+        if sobject.custom:
+            parts.append(
+                f"<objectPermissions><allowCreate>true</allowCreate><allowDelete>true</allowDelete>"
+                f"<allowEdit>true</allowEdit><allowRead>true</allowRead><modifyAllRecords>false</modifyAllRecords>"
+                f"<object>{sobject.name}</object><viewAllRecords>false</viewAllRecords></objectPermissions>"
+            )
+        for field in _custom_fields(sobject):
+            if not field.required:
+                parts.append(
+                    f"<fieldPermissions><editable>true</editable><field>{sobject.name}.{field.name}</field>"
+                    "<readable>true</readable></fieldPermissions>"
+                )
+    return f"{_HEADER}<PermissionSet {_NS}>\n    " + "\n    ".join(parts) + "\n</PermissionSet>\n"
+
+
+def _custom_fields(sobject: SfObject) -> list[SfField]:
+    return [f for f in sobject.fields if f.custom and f.name != "Name"]
+
+
+def package_of(sobject: SfObject) -> str:
+    """Where an object's customisation goes: force-app for every org, optional/<feature> for the rest."""
+    return "force-app" if sobject.feature is None or sobject.custom else f"optional/{sobject.feature.value}"
+
+
 def write_project(out: Path) -> list[Path]:
-    """Write sfdx-project.json and force-app/…/objects; returns the files written."""
-    written = []
-    (out / "force-app" / "main" / "default" / "objects").mkdir(parents=True, exist_ok=True)
+    """Write sfdx-project.json, force-app (every org) and optional/<feature> (orgs with that feature), each
+    with its fields, objects and permission set; returns the files written."""
+    packages: dict[str, list[SfObject]] = {}
+    for sobject in OBJECTS.values():
+        if _custom_fields(sobject) or sobject.custom:
+            packages.setdefault(package_of(sobject), []).append(sobject)
     project = out / "sfdx-project.json"
+    out.mkdir(parents=True, exist_ok=True)
     project.write_text(
         json.dumps(
             {
-                "packageDirectories": [{"path": "force-app", "default": True}],
+                "packageDirectories": [{"path": name, "default": name == "force-app"} for name in sorted(packages)],
                 "name": "afas-sf",
                 "sourceApiVersion": API_VERSION,
             },
@@ -103,21 +145,23 @@ def write_project(out: Path) -> list[Path]:
         )
         + "\n"
     )
-    written.append(project)
-    for sobject in OBJECTS.values():
-        if sobject.feature is not None and not sobject.custom:
-            continue
-        folder = out / "force-app" / "main" / "default" / "objects" / sobject.name
-        fields = [f for f in sobject.fields if f.custom and f.name != "Name"]
-        if not fields and not sobject.custom:
-            continue
-        (folder / "fields").mkdir(parents=True, exist_ok=True)
-        if sobject.custom:
-            path = folder / f"{sobject.name}.object-meta.xml"
-            path.write_text(object_xml(sobject))
-            written.append(path)
-        for field in fields:
-            path = folder / "fields" / f"{field.name}.field-meta.xml"
-            path.write_text(field_xml(sobject, field))
-            written.append(path)
+    written = [project]
+    for package, objects in sorted(packages.items()):
+        default = out / package / "main" / "default"
+        for sobject in objects:
+            folder = default / "objects" / sobject.name
+            (folder / "fields").mkdir(parents=True, exist_ok=True)
+            if sobject.custom:
+                path = folder / f"{sobject.name}.object-meta.xml"
+                path.write_text(object_xml(sobject))
+                written.append(path)
+            for field in _custom_fields(sobject):
+                path = folder / "fields" / f"{field.name}.field-meta.xml"
+                path.write_text(field_xml(sobject, field))
+                written.append(path)
+        suffix = "" if package == "force-app" else "_" + package.rsplit("/", 1)[1]
+        (default / "permissionsets").mkdir(parents=True, exist_ok=True)
+        path = default / "permissionsets" / f"{PERMISSION_SET}{suffix}.permissionset-meta.xml"
+        path.write_text(permission_set_xml(f"AFAS integration{suffix.replace('_', ' ')}", objects))
+        written.append(path)
     return written
