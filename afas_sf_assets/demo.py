@@ -12,6 +12,8 @@ from afas_sf_assets.headless import SyncResult, ensure_dagster_home, sync
 from afas_sf_assets.sandbox.runner import SandboxOptions, run_sandboxes
 from afas_sf_assets.sync.state import default_state_url
 
+NEW = " (nieuw)"
+
 
 def _print(title: str, result: SyncResult) -> None:
     print(f"\n{title}  (Dagster run {result.run_id})")
@@ -35,17 +37,25 @@ def run_demo(directory: Path, *, seed: int) -> int:
         print(f"Dagster instance:   {home}   state: {state_url}")
 
         first = sync()
-        _print("1. First run: everything AFAS holds goes to Salesforce", first)
+        _print(
+            "1. First run: everything AFAS holds goes to Salesforce"
+            if fresh
+            else f"1. Run on the sandboxes kept in {directory}: only what changed since the last demo travels",
+            first,
+        )
 
         with httpx.Client(
             base_url=env["AFAS_SANDBOX_URL"] + "/", verify=ssl.create_default_context(cafile=env["AFAS_CA_BUNDLE"])
         ) as control:
             item = next(r for r in control.get("rows/AfasSf_Items").json()["rows"] if r["ItemKind"] == "simple")
-            control.post(
-                "rows/AfasSf_Items",
-                json=[{"ItemCode": item["ItemCode"], "Description": item["Description"] + " (nieuw)"}],
+            # On kept sandboxes the item already has its new name: it changes back, so each demo has a change.
+            renamed = (
+                item["Description"].removesuffix(NEW)
+                if item["Description"].endswith(NEW)
+                else item["Description"] + NEW
             )
-        print(f"\n2. In AFAS, item {item['ItemCode']} is renamed to '{item['Description']} (nieuw)'")
+            control.post("rows/AfasSf_Items", json=[{"ItemCode": item["ItemCode"], "Description": renamed}])
+        print(f"\n2. In AFAS, item {item['ItemCode']} is renamed to '{renamed}'")
         second = sync()
         _print("3. Second run: only that change travels; nothing else costs a write", second)
 

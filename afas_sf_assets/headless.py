@@ -107,7 +107,7 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
                 counts,
                 str(values.get("status", "ok")),
                 calls,
-                tuple(values.get("warnings") or ()),
+                tuple(values.get("warning_messages") or ()),
             )
         )
     errors = [

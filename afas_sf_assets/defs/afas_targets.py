@@ -6,11 +6,11 @@ from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, Stat
 from afas_sf_assets.defs.salesforce_assets import SyncConfig, materialize_result
 from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
 
-SALES_ORDERS_KEY = dg.AssetKey(["afas_targets", "sales_orders"])
+AFAS_ORDERS_KEY = dg.AssetKey(["afas_targets", FLOW])
 
 
 @dg.asset(
-    key=SALES_ORDERS_KEY,
+    key=AFAS_ORDERS_KEY,
     deps=[dg.AssetKey(["salesforce", "customers"]), dg.AssetKey(["salesforce", "products"])],
     group_name="afas_targets",
     kinds={"afas"},
@@ -18,7 +18,7 @@ SALES_ORDERS_KEY = dg.AssetKey(["afas_targets", "sales_orders"])
     "e-mail or created; the AFAS number is written back onto the Salesforce order.",
     metadata={"settings": "mappings/afas_orders.yaml"},
 )
-def sales_orders(
+def afas_orders(
     context: dg.AssetExecutionContext,
     config: SyncConfig,
     afas: AfasResource,
@@ -32,5 +32,5 @@ def sales_orders(
     return materialize_result(context, report)
 
 
-AFAS_TARGET_ASSETS = [sales_orders]
-TARGET_KEYS = {FLOW: SALES_ORDERS_KEY}
+AFAS_TARGET_ASSETS = [afas_orders]
+TARGET_KEYS = {FLOW: AFAS_ORDERS_KEY}

@@ -41,7 +41,7 @@ def report_metadata(report: FlowReport) -> dict[str, dg.MetadataValue]:
         metadata["failures"] = dg.MetadataValue.md("\n".join(lines))
     warnings = [f for f in report.failures if f.outcome == "warning"]
     if warnings:
-        metadata["warnings"] = dg.MetadataValue.json(
+        metadata["warning_messages"] = dg.MetadataValue.json(
             [f"{w.key}: {w.code}: {w.message}" for w in warnings[:MAX_FAILURE_ROWS]]
         )
     return metadata

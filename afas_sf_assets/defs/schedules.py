@@ -58,12 +58,14 @@ def housekeeping() -> None:
 
 SCHEDULES = [
     dg.ScheduleDefinition(
+        name="nightly_sync",
         job=nightly_sync,
         cron_schedule="0 2 * * *",
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.RUNNING,
     ),
     dg.ScheduleDefinition(
+        name="housekeeping",
         job=housekeeping,
         cron_schedule="30 3 * * *",
         execution_timezone=TIMEZONE,

@@ -12,7 +12,7 @@ import dagster as dg
 
 from afas_sf_assets import alerts
 from afas_sf_assets.afas.connector_set import CONNECTOR_SET
-from afas_sf_assets.defs.afas_targets import SALES_ORDERS_KEY
+from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
 from afas_sf_assets.defs.salesforce_assets import sources_of
 from afas_sf_assets.flows.orders_out import OrdersOutConfig
@@ -75,7 +75,7 @@ def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.
 @dg.sensor(
     name="salesforce_orders",
     minimum_interval_seconds=INTERVAL,
-    asset_selection=dg.AssetSelection.assets(SALES_ORDERS_KEY),
+    asset_selection=dg.AssetSelection.assets(AFAS_ORDERS_KEY),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests the Salesforce → AFAS order flow when orders with a status to send appear or change.",
 )
@@ -94,7 +94,7 @@ def salesforce_orders(
         return dg.SensorResult(skip_reason=dg.SkipReason("no Salesforce order waiting for AFAS"), cursor=digest)
     if digest == context.cursor:
         return dg.SkipReason("the waiting Salesforce orders were already requested")
-    return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[SALES_ORDERS_KEY])], cursor=digest)
+    return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[AFAS_ORDERS_KEY])], cursor=digest)
 
 
 def _root_cause(error: object) -> str:

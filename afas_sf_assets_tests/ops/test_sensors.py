@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from afas_sf_assets.definitions import build_resources
-from afas_sf_assets.defs.afas_targets import SALES_ORDERS_KEY
+from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
 from afas_sf_assets.defs.sensors import afas_changes, salesforce_orders
 from afas_sf_assets_tests.conftest import Org
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
@@ -84,7 +84,7 @@ def test_salesforce_order_sensor(org_env: Org) -> None:
     sf.Order.update(order, {"Status": "Activated"})
     requested = evaluate(salesforce_orders, cursor)
     assert isinstance(requested, dg.SensorResult)
-    assert [list(r.asset_selection or []) for r in requested.run_requests] == [[SALES_ORDERS_KEY]]
+    assert [list(r.asset_selection or []) for r in requested.run_requests] == [[AFAS_ORDERS_KEY]]
     assert isinstance(evaluate(salesforce_orders, requested.cursor), dg.SkipReason)
     from_afas = sf.Order.create(
         {"AccountId": account, "EffectiveDate": "2026-11-28", "Status": "Draft", "AFAS_Origin__c": "afas"}
