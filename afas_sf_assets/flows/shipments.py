@@ -38,6 +38,24 @@ def _orders(ctx: FlowContext, numbers: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def note_lines(ctx: FlowContext, works: list[Work]) -> None:
+    """Each note's lines, read once per batch: sent by `shipment_lines`, and part of the note's hash, so a
+    changed line alone is a change to the note."""
+    notes = [w.key for w in works]
+    by_note: dict[str, list[dict[str, Any]]] = {}
+    if notes:
+        for line in ctx.afas.iter_rows(
+            "AfasSf_DeliveryNoteLines",
+            key=("DeliveryNoteNumber", "LineNumber"),
+            where=Where.any_of("DeliveryNoteNumber", notes),
+        ):
+            by_note.setdefault(str(line["DeliveryNoteNumber"]), []).append(line)
+    for work in works:
+        work.row["~lines"] = [
+            {k: line.get(k) for k in ("LineNumber", "ItemCode", "Quantity")} for line in by_note.get(work.key, [])
+        ]
+
+
 def link_to_order(ctx: FlowContext, works: list[Work]) -> None:
     use_shipment = ctx.org_has("Shipment")
     orders = _orders(ctx, sorted({str(w.row["OrderNumber"]) for w in works}))
@@ -70,14 +88,7 @@ def shipment_lines(ctx: FlowContext, written: list[Work]) -> None:
     """Each shipment gets the lines of its own delivery note, never another part's."""
     if not written:
         return
-    notes = [w.key for w in written]
-    lines = list(
-        ctx.afas.iter_rows(
-            "AfasSf_DeliveryNoteLines",
-            key=("DeliveryNoteNumber", "LineNumber"),
-            where=Where.any_of("DeliveryNoteNumber", notes),
-        )
-    )
+    lines = [{**line, "DeliveryNoteNumber": w.key} for w in written for line in w.row.get("~lines", [])]
     products = synced(ctx, "products", [str(line["ItemCode"]) for line in lines])
     use_shipment = ctx.org_has("Shipment")
     records = []
@@ -130,8 +141,9 @@ SHIPMENTS = Flow(
     mapping="shipments.yaml",
     row_model=AfasDeliveryNote,
     depends_on=("orders",),
-    rules=(link_to_order,),
+    rules=(note_lines, link_to_order),
     after_write=(shipment_lines,),
+    hash_also=("~lines",),
     profiles_for=_shipment_profile,
     reads_also=("AfasSf_DeliveryNoteLines",),
     extra_requirements=lambda ctx: {"Order": ["AFAS_Order_Key__c", "AFAS_Order_Number__c"]},

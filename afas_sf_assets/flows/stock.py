@@ -136,6 +136,8 @@ STOCK_FLOW = Flow(
     depends_on=("products",),
     rules=(managed_products_only,),
     after_write=(product_items,),
+    # A quantity moving between warehouses changes the product items, not the total.
+    hash_also=("PerWarehouse",),
     extract=stock_levels,
     derived_fields=("StockQuantity",),
     reads_also=("AfasSf_Items",),

@@ -128,3 +128,21 @@ def test_one_salesforce_503_on_a_describe_is_retried_not_fatal(fresh_org: Callab
     org.sandbox.sf_put("faults", {"fail_next": [{"status": 503, "match": "/sobjects", "method": "GET"}]})
     report = org.engine().run(CATEGORIES, run_id="run")
     assert report.status == "skipped" and "no ProductCategory" in (report.note or "")
+
+
+def test_a_changed_delivery_note_line_alone_reaches_salesforce(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    for flow in (CUSTOMERS, PRODUCTS, PRICES, ORDERS, SHIPMENTS):
+        engine.run(flow, run_id="setup")
+    line = org.sandbox.rows("AfasSf_DeliveryNoteLines")[0]
+    note = next(
+        n for n in org.sandbox.rows("AfasSf_DeliveryNotes") if n["DeliveryNoteNumber"] == line["DeliveryNoteNumber"]
+    )
+    org.sandbox.upsert("AfasSf_DeliveryNoteLines", [{**line, "Quantity": 99}])
+    org.sandbox.upsert("AfasSf_DeliveryNotes", [{"DeliveryNoteNumber": note["DeliveryNoteNumber"]}])  # edited in AFAS
+    report = engine.run(SHIPMENTS, run_id="run-2")
+    assert report.updated == 1
+    key = f"{line['DeliveryNoteNumber']}|{line['LineNumber']}"
+    (shipped,) = [r for r in org.sandbox.sf_records("AFAS_Shipment_Line__c") if r["AFAS_Line_Key__c"] == key]
+    assert shipped["Quantity__c"] == 99
