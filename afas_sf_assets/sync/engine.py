@@ -79,7 +79,7 @@ def payload_hash(work: Work, hash_also: tuple[str, ...] = (), mapping: Mapping |
     """What a record sends, children included: its payload, and every AFAS field its mapping's profiles
     read (a contact person's name changes the debtor's hash), and the `hash_also` fields."""
     assert work.record is not None
-    read = [f for f in mapping.profile_source_fields] if mapping else []
+    read = mapping.profile_source_fields if mapping else []
     body = {
         "always": work.record.always,
         "create": work.record.create_only,

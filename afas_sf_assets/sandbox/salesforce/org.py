@@ -81,6 +81,10 @@ def _entry_key(record: dict[str, Any], currency: str) -> str:
     return f"{record['Pricebook2Id']}|{record['Product2Id']}|{currency}"
 
 
+def _total_price(item: dict[str, Any]) -> float:
+    return round(float(item["Quantity"]) * float(item["UnitPrice"]), 2)
+
+
 def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
@@ -623,7 +627,7 @@ class Org:
             self._check_order_update(existing, record, values)
         elif obj.name == "OrderItem":
             self._check_order_editable(existing["OrderId"])
-            record["TotalPrice"] = round(float(record["Quantity"]) * float(record["UnitPrice"]), 2)
+            record["TotalPrice"] = _total_price(record)
         elif obj.name == "ProductItem":
             self._check_product_item(record)
         elif obj.name == "ContentVersion" and "VersionData" in values and not existing.get("IsLatest"):
@@ -788,11 +792,7 @@ class Org:
         record["ListPrice"] = entry.get("UnitPrice")
         if OrgFeature.MULTI_CURRENCY in self.features:
             record["CurrencyIsoCode"] = order.get("CurrencyIsoCode")
-        record["TotalPrice"] = (
-            round(float(record["Quantity"]) * float(record["UnitPrice"]), 2)
-            if record.get("UnitPrice") is not None
-            else None
-        )
+        record["TotalPrice"] = _total_price(record)
 
     def _check_product_item(self, record: dict[str, Any]) -> None:
         location = self.store.get(record["LocationId"])[1]  # type: ignore[index]
@@ -834,11 +834,8 @@ class Org:
         data = base64.b64decode(record["VersionData"]) if record.get("VersionData") else b""
         record["Checksum"] = hashlib.md5(data).hexdigest()
         record["ContentSize"] = len(data)
-        extension = (
-            (record.get("PathOnClient") or "").rpartition(".")[2].lower()
-            if "." in (record.get("PathOnClient") or "")
-            else ""
-        )
+        path = record.get("PathOnClient") or ""
+        extension = path.rpartition(".")[2].lower() if "." in path else ""
         record["FileExtension"] = extension or None
         record["FileType"] = {"jpg": "JPG", "jpeg": "JPG", "png": "PNG", "gif": "GIF", "pdf": "PDF"}.get(
             extension, extension.upper() or "UNKNOWN"
