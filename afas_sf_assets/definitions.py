@@ -62,8 +62,9 @@ ALL_ASSETS = [*AFAS_SOURCE_ASSETS, *SALESFORCE_TARGET_ASSETS, *AFAS_TARGET_ASSET
 
 # Observing the AFAS sources records their newest modification date as data version, so the UI shows
 # which Salesforce targets are stale.
+OBSERVE_JOB = "observe_afas_sources"
 observe_afas_sources = dg.define_asset_job(
-    "observe_afas_sources", selection=dg.AssetSelection.assets(*(asset.key for asset in AFAS_SOURCE_ASSETS))
+    OBSERVE_JOB, selection=dg.AssetSelection.assets(*(asset.key for asset in AFAS_SOURCE_ASSETS))
 )
 
 defs = dg.Definitions(

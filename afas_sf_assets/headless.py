@@ -16,6 +16,8 @@ from afas_sf_assets.errors import UsageError
 from afas_sf_assets.flows.registry import FLOWS
 
 PID_TAG, HOST_TAG = "afas-sf/pid", "afas-sf/host"
+# Failures come back as one plain line each; their tracebacks stay in the run's event log.
+QUIET = {"console": {"config": {"log_level": "CRITICAL"}}}
 
 
 @dataclass(frozen=True)
@@ -72,20 +74,29 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
     if unknown:
         raise UsageError(f"unknown flow {', '.join(unknown)}; the flows are: {', '.join(keys)}")
     ensure_dagster_home()
-    from afas_sf_assets.definitions import ALL_ASSETS, build_resources
+    from afas_sf_assets.definitions import ALL_ASSETS, OBSERVE_JOB, build_resources, defs
 
     names = [name for name in keys if not select or name in select]
     config: dict[str, object] = {
         "ops": {"__".join(keys[name].path): {"config": {"full": full, "dry_run": dry_run}} for name in names},
         # The summary is printed by the caller; the full event stream stays in the instance for the UI.
-        # Failures come back as one plain line each (below); their tracebacks stay in the run's event log.
-        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        "loggers": QUIET,
     }
     with dg.DagsterInstance.get() as instance:
         abandoned = fail_abandoned_runs(instance)
+        # The AFAS sources first: the materialisations then record the versions they read, so the UI
+        # shows a target stale only when AFAS changes after it (a failed observation fails nothing).
+        resources = build_resources()
+        observed = dg.Definitions(assets=ALL_ASSETS, resources=resources, jobs=defs.jobs)
+        observed.resolve_job_def(OBSERVE_JOB).execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": QUIET},
+            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+        )
         result = dg.materialize(
             ALL_ASSETS,
-            resources=build_resources(),
+            resources=resources,
             instance=instance,
             run_config=config,
             selection=[keys[name] for name in names],

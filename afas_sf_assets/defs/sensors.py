@@ -12,6 +12,7 @@ import dagster as dg
 
 from afas_sf_assets import alerts
 from afas_sf_assets.afas.connector_set import CONNECTOR_SET
+from afas_sf_assets.defs.afas_sources import DATA_VERSION_TAG, probe, source_version
 from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
 from afas_sf_assets.defs.salesforce_assets import sources_of
@@ -21,9 +22,6 @@ from afas_sf_assets.mapping.model import load_yaml_model
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
 
 INTERVAL = int(os.environ.get("AFAS_SF_SENSOR_INTERVAL", "60"))
-# Rows at the newest modification date that go into the fingerprint: two changes within one second
-# still differ in content, so no change is skipped because it shared a timestamp with another.
-PROBE_ROWS = 20
 TARGETS = [dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS]
 
 
@@ -36,15 +34,6 @@ def affected_targets(connectors: set[str]) -> list[dg.AssetKey]:
         names |= more
         grew = bool(more)
     return [dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS if flow.name in names]
-
-
-def fingerprint(rows: list[dict[str, object]], field: str) -> dict[str, str] | None:
-    if not rows:
-        return None
-    newest = rows[0].get(field)
-    same_moment = [row for row in rows if row.get(field) == newest]
-    digest = hashlib.sha256(json.dumps(same_moment, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return {"at": str(newest), "digest": digest}
 
 
 @dg.sensor(
@@ -61,15 +50,26 @@ def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.
     with afas.client() as client:
         for spec in CONNECTOR_SET.values():
             if spec.modified_field:
-                latest[spec.id] = fingerprint(
-                    client.latest_rows(spec.id, spec.modified_field, take=PROBE_ROWS), spec.modified_field
-                )
+                latest[spec.id] = probe(client, spec)
     changed = {connector for connector, print_ in latest.items() if cursor.get(connector) != print_}
     if not changed:
         return dg.SkipReason("no change in AFAS since the last probe")
     targets = affected_targets(changed)
     request = dg.RunRequest(asset_selection=targets, tags={"afas-sf/changed": ",".join(sorted(changed))[:200]})
-    return dg.SensorResult(run_requests=[request] if targets else [], cursor=json.dumps(latest, sort_keys=True))
+    # What the sensor saw is an observation of the source: the run it requests records these versions.
+    observations = [
+        dg.AssetObservation(
+            asset_key=["afas", connector],
+            tags={DATA_VERSION_TAG: source_version(latest[connector])},  # type: ignore[arg-type]
+            metadata={"newest_change_afas_time": (latest[connector] or {}).get("at", "none")},  # type: ignore[union-attr]
+        )
+        for connector in sorted(changed)
+    ]
+    return dg.SensorResult(
+        run_requests=[request] if targets else [],
+        cursor=json.dumps(latest, sort_keys=True),
+        asset_events=observations,
+    )
 
 
 @dg.sensor(

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.definitions import ALL_ASSETS, build_resources, defs
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
 from afas_sf_assets.headless import ensure_dagster_home
@@ -84,7 +86,7 @@ def test_failures_table_in_metadata_names_key_code_and_field(org_env: Org) -> No
     assert "| BAD-1 | quarantined | INVALID_VALUE | WeightKg |" in table
 
 
-def test_observing_an_afas_source_versions_it_by_modification_date(org_env: Org) -> None:
+def test_observing_an_afas_source_versions_it_by_its_newest_change(org_env: Org) -> None:
     loaded = dg.Definitions(assets=ALL_ASSETS, resources=build_resources(), jobs=defs.jobs)
     newest = max(r["ModifiedDate"] for r in org_env.sandbox.rows("AfasSf_Items"))
     with dg.instance_for_test() as instance:
@@ -92,7 +94,8 @@ def test_observing_an_afas_source_versions_it_by_modification_date(org_env: Org)
         assert result.success
         record = instance.get_latest_data_version_record(dg.AssetKey(["afas", "AfasSf_Items"]))
     assert record is not None
-    assert record.asset_observation.data_version == newest  # type: ignore[union-attr]
+    version = record.asset_observation.data_version  # type: ignore[union-attr]
+    assert version.startswith(parse_afas_datetime(newest).astimezone(UTC).isoformat() + "#"), "the real moment"
     assert len(AFAS_SOURCE_ASSETS) == 11
 
 
@@ -199,3 +202,38 @@ def test_a_sync_killed_hard_is_marked_failed_by_the_next_one(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         run = instance.get_run_by_id(started[0].run_id)
         assert run is not None and run.status is dg.DagsterRunStatus.FAILURE
+
+
+def test_after_a_sync_and_an_observation_nothing_shows_unsynced(org_env: Org, tmp_path: Path) -> None:
+    # What the UI computes for "Unsynced"; Dagster offers no public API for it.
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    home = tmp_path / "dagster"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = sync_command(org_env)
+    done = subprocess.run(
+        [*command, "--select", "categories", "products", "customers"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    targets = [dg.AssetKey(["salesforce", name]) for name in ("categories", "products", "customers")]
+    loaded = dg.Definitions(assets=ALL_ASSETS, resources=build_resources(), jobs=defs.jobs)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert loaded.resolve_job_def("observe_afas_sources").execute_in_process(instance=instance).success
+
+        def status(key: dg.AssetKey) -> StaleStatus:
+            resolver = CachingStaleStatusResolver(
+                instance, loaded.resolve_asset_graph(), LoadingContextForTest(instance)
+            )
+            return resolver.get_status(key)
+
+        assert {key.path[-1]: status(key) for key in targets} == {key.path[-1]: StaleStatus.FRESH for key in targets}
+        item = org_env.sandbox.rows("AfasSf_Items")[0]["ItemCode"]
+        org_env.sandbox.upsert("AfasSf_Items", [{"ItemCode": item, "Description": "Gewijzigd"}])
+        assert loaded.resolve_job_def("observe_afas_sources").execute_in_process(instance=instance).success
+        assert status(dg.AssetKey(["salesforce", "products"])) is StaleStatus.STALE, "a change in AFAS shows"
+        assert status(dg.AssetKey(["salesforce", "customers"])) is StaleStatus.FRESH

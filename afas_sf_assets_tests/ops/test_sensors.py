@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC
 
 import dagster as dg
 import pytest
 
+from afas_sf_assets.afas.connector_set import CONNECTOR_SET
+from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.definitions import build_resources
+from afas_sf_assets.defs.afas_sources import DATA_VERSION_TAG, source_version
 from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
 from afas_sf_assets.defs.sensors import afas_changes, salesforce_orders
 from afas_sf_assets_tests.conftest import Org
@@ -37,6 +41,11 @@ def test_afas_sensor_requests_exactly_the_affected_targets(org_env: Org) -> None
     first = evaluate(afas_changes, None)
     assert isinstance(first, dg.SensorResult) and first.cursor
     assert "products" in names(first) and "customers" in names(first), "a first probe syncs everything"
+    observed = {event.asset_key.path[-1]: event for event in first.asset_events}
+    assert set(observed) == {spec.id for spec in CONNECTOR_SET.values() if spec.modified_field}, "sources observed"
+    newest = max(r["ModifiedDate"] for r in org_env.sandbox.rows("AfasSf_Items"))
+    version = observed["AfasSf_Items"].tags[DATA_VERSION_TAG]
+    assert version.startswith(parse_afas_datetime(newest).astimezone(UTC).isoformat() + "#"), version
 
     again = evaluate(afas_changes, first.cursor)  # a restarted daemon hands the stored cursor back
     assert isinstance(again, dg.SkipReason)
@@ -93,3 +102,16 @@ def test_salesforce_order_sensor(org_env: Org) -> None:
     assert from_afas and isinstance(evaluate(salesforce_orders, requested.cursor), dg.SkipReason), (
         "an order that came from AFAS never triggers a send"
     )
+
+
+@pytest.mark.parametrize(
+    ("afas_time", "utc"),
+    [
+        ("2026-07-01T10:00:00Z", "2026-07-01T08:00:00+00:00"),  # summer: Amsterdam is UTC+2
+        ("2026-01-15T10:00:00Z", "2026-01-15T09:00:00+00:00"),  # winter: UTC+1
+    ],
+)
+def test_a_source_version_is_the_real_moment_of_afas_local_time(afas_time: str, utc: str) -> None:
+    # AFAS writes its local time with a Z; the data version says what moment that really was.
+    assert source_version({"at": afas_time, "digest": "abc"}) == f"{utc}#abc"
+    assert source_version(None) == "empty"
