@@ -110,6 +110,8 @@ class SalesforceClient:
         self._calls = 0
         self._usage: ApiUsage | None = None
         self._describes: dict[str, dict[str, Any]] = {}
+        self._object_names: set[str] | None = None
+        self._field_index: dict[str, dict[str, dict[str, Any]] | None] = {}
         self._sf: Salesforce | None = None
 
     def close(self) -> None:
@@ -237,13 +239,18 @@ class SalesforceClient:
         return self._describes[""]["sobjects"]
 
     def has_object(self, sobject: str) -> bool:
-        return sobject.lower() in {o["name"].lower() for o in self.sobjects()}
+        if self._object_names is None:
+            self._object_names = {o["name"].lower() for o in self.sobjects()}
+        return sobject.lower() in self._object_names
 
     def org_fields(self, sobject: str) -> dict[str, dict[str, Any]] | None:
-        """The object's fields as the org describes them, by lower-cased name; None without the object."""
-        if not self.has_object(sobject):
-            return None
-        return {f["name"].lower(): f for f in self.describe(sobject)["fields"]}
+        """The object's fields as the org describes them, by lower-cased name; None without the object.
+        Indexed once per object: the engine asks for every record it sends."""
+        if sobject not in self._field_index:
+            self._field_index[sobject] = (
+                {f["name"].lower(): f for f in self.describe(sobject)["fields"]} if self.has_object(sobject) else None
+            )
+        return self._field_index[sobject]
 
     def preflight(self, requirements: Mapping[str, Iterable[str]], problems: Iterable[str] = ()) -> None:
         """Check the org has every object and field given; one error lists everything missing, with the

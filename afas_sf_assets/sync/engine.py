@@ -75,15 +75,13 @@ def where_keys(key_fields: tuple[str, ...], keys: list[str]) -> Where:
     )
 
 
-def payload_hash(work: Work, hash_also: tuple[str, ...] = (), mapping: Mapping | None = None) -> str:
-    """What a record sends, children included: its payload, and every AFAS field its mapping's profiles
-    read (a contact person's name changes the debtor's hash), and the `hash_also` fields."""
+def payload_hash(work: Work, hash_also: tuple[str, ...] = ()) -> str:
+    """What a record sends: its payload, and the AFAS fields in `hash_also` (what its children send)."""
     assert work.record is not None
-    read = mapping.profile_source_fields if mapping else []
     body = {
         "always": work.record.always,
         "create": work.record.create_only,
-        "also": {field: work.row.get(field) for field in (*hash_also, *read)},
+        "also": {field: work.row.get(field) for field in hash_also},
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -385,6 +383,8 @@ class SyncEngine:
                 work.existing = extra.get(work.key)
         changed: list[Work] = []
         resumed: list[Work] = []
+        # Children count too: the AFAS fields the profiles read (a contact person's name changes the debtor).
+        hash_also = (*flow.hash_also, *mapping.profile_source_fields)
         for work in works:
             if work.skip_reason:
                 # Not for Salesforce (a status the flow does not take): said in the log, so nobody wonders.
@@ -395,7 +395,7 @@ class SyncEngine:
                     )
                 )
                 continue
-            work.payload_hash = payload_hash(work, flow.hash_also, mapping)
+            work.payload_hash = payload_hash(work, hash_also)
             previous = work.existing
             if not full and previous and previous.payload_hash == work.payload_hash:
                 if previous.status is RecordStatus.SYNCED:
