@@ -24,17 +24,6 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def _flow_names(given: list[str] | None) -> list[str] | None:
-    """The flows named on the command line, all known, or a usage error listing the known ones."""
-    from afas_sf_assets.headless import asset_keys
-
-    known = list(asset_keys())
-    unknown = [name for name in given or [] if name not in known]
-    if unknown:
-        raise UsageError(f"unknown flow {', '.join(unknown)}; the flows are: {', '.join(known)}")
-    return given
-
-
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from afas_sf_assets.salesforce.schema import OrgFeature
     from afas_sf_assets.sandbox.afas.demo_data import DemoSize
@@ -78,7 +67,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
     from afas_sf_assets.headless import sync
 
-    result = sync(_flow_names(args.select), full=args.full, dry_run=args.dry_run)
+    result = sync(args.select or None, full=args.full, dry_run=args.dry_run)
     for run_id in result.abandoned:
         print(f"earlier run {run_id} had been killed before it finished; marked failed in Dagster")
     print(f"run {result.run_id}{' (dry run: nothing written)' if args.dry_run else ''}")
@@ -93,10 +82,10 @@ def _cmd_log(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
     from datetime import datetime
 
-    from afas_sf_assets.headless import ensure_dagster_home
+    from afas_sf_assets.headless import ensure_dagster_home, known_flows
     from afas_sf_assets.sync.state import State
 
-    _flow_names([args.flow] if args.flow else None)
+    known_flows([args.flow] if args.flow else None)
     try:
         since = datetime.fromisoformat(args.since) if args.since else None
     except ValueError:
@@ -142,12 +131,12 @@ def _cmd_purge(args: argparse.Namespace) -> int:
 
 def _cmd_retry(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
-    from afas_sf_assets.headless import asset_keys, ensure_dagster_home, sync
+    from afas_sf_assets.headless import asset_keys, ensure_dagster_home, known_flows, sync
     from afas_sf_assets.sync.state import RETRIED, State
 
     ensure_dagster_home()
     state = State()
-    wanted = _flow_names(args.flow)
+    wanted = known_flows(args.flow)
     names = [
         n for n in asset_keys() if (not wanted or n in wanted) and any(True for _ in state.iter_entries(n, RETRIED))
     ]

@@ -68,11 +68,18 @@ def asset_keys() -> dict[str, dg.AssetKey]:
     return {**{flow.name: dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS}, **TARGET_KEYS}
 
 
-def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool = False) -> SyncResult:
+def known_flows(given: list[str] | None) -> list[str] | None:
+    """The flows named (all of them known), or a usage error listing the known ones."""
     keys = asset_keys()
-    unknown = sorted(set(select or []) - set(keys))
+    unknown = [name for name in given or [] if name not in keys]
     if unknown:
         raise UsageError(f"unknown flow {', '.join(unknown)}; the flows are: {', '.join(keys)}")
+    return given
+
+
+def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool = False) -> SyncResult:
+    keys = asset_keys()
+    known_flows(select)
     ensure_dagster_home()
     from afas_sf_assets.definitions import ALL_ASSETS, OBSERVE_JOB, build_resources, defs
 

@@ -127,8 +127,7 @@ class Mapping(_Strict):
 
     @model_validator(mode="after")
     def _maps_exist(self) -> Mapping:
-        sections = [("fields", self.fields)] + [(f"profiles.{n}.fields", p.fields) for n, p in self.profiles.items()]
-        for section, fields in sections:
+        for section, _, fields in self.sections():
             for name, spec in fields.items():
                 if spec.map and spec.map not in self.value_maps:
                     raise ValueError(f"{section}.{name}: value map {spec.map!r} is not defined under value_maps")

@@ -29,6 +29,7 @@ Where the reference says "unsure", the decision taken here is noted beside the f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 
@@ -68,7 +69,7 @@ def _flag(name: str, *, default: bool = False, **flags: object) -> SfField:
 
 
 def _read_only(field: SfField) -> SfField:
-    return SfField(**{**field.__dict__, "createable": False, "updateable": False, "required": False})
+    return replace(field, createable=False, updateable=False, required=False)
 
 
 def _owner() -> SfField:
@@ -143,7 +144,7 @@ STANDARD_FIELDS: dict[str, tuple[SfField, ...]] = {
         _text("PersonMobilePhone", 40, PHONE, feature=PA),
         _text("PersonHomePhone", 40, PHONE, feature=PA),
         _text("PersonOtherPhone", 40, PHONE, feature=PA),
-        *(SfField(**{**f.__dict__, "feature": f.feature or PA}) for f in _address("PersonMailing")),
+        *(replace(f, feature=f.feature or PA) for f in _address("PersonMailing")),
         SfField("PersonBirthdate", DATE, 0, feature=PA),
         _text("PersonTitle", 80, feature=PA),
         _text("PersonDepartment", 80, feature=PA),
@@ -395,9 +396,7 @@ STANDARD_FIELDS: dict[str, tuple[SfField, ...]] = {
 def _with_feature_rules(name: str, fields: tuple[SfField, ...], features: frozenset[OrgFeature]) -> tuple[SfField, ...]:
     if name == "Account" and OrgFeature.PERSON_ACCOUNTS in features:
         # A person-account org describes Account.Name as nillable: a person's name is derived.
-        return tuple(
-            SfField(**{**f.__dict__, "required": False, "nil": True}) if f.name == "Name" else f for f in fields
-        )
+        return tuple(replace(f, required=False, nil=True) if f.name == "Name" else f for f in fields)
     return fields
 
 
