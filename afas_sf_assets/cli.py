@@ -67,7 +67,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
     from afas_sf_assets.headless import sync
 
-    result = sync(args.select or None, full=args.full, dry_run=args.dry_run)
+    result = sync(args.select or None, full=args.full, dry_run=args.dry_run, notify=print)
     for run_id in result.abandoned:
         print(f"earlier run {run_id} had been killed before it finished; marked failed in Dagster")
     print(f"run {result.run_id}{' (dry run: nothing written)' if args.dry_run else ''}")

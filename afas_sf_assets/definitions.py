@@ -74,4 +74,7 @@ defs = dg.Definitions(
     jobs=[observe_afas_sources, *JOBS],
     schedules=SCHEDULES,
     sensors=SENSORS,
+    # A run's steps share one process: a sensor-triggered change reaches Salesforce without starting a
+    # Python process per asset and check.
+    executor=dg.in_process_executor,
 )

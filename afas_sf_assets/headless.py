@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,18 +46,45 @@ class SyncResult:
     abandoned: list[str]  # earlier runs found killed and marked failed
 
 
+# The instance settings afas-sf writes, marked so that a later version may bring them up to date; a
+# dagster.yaml without the mark is the user's and is left alone.
+INSTANCE_MARK = "# written by afas-sf; remove this line to keep your own changes"
+INSTANCE_SETTINGS = f"""{INSTANCE_MARK}
+# Usage telemetry off, as suits a tool that moves personal data.
+telemetry:
+  enabled: false
+# Lets the daemon mark a run failed whose worker died (killed, out of memory).
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 30
+  free_slots_after_run_end_seconds: 30
+# Each flow's asset is in a pool of its own with one slot: one run per flow at a time, whether it was
+# started from the UI, a sensor, a schedule or `afas-sf sync`; a second run waits for the first.
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+  pools:
+    default_limit: 1
+    granularity: op
+run_queue:
+  dequeue_interval_seconds: 1
+"""
+# What earlier versions wrote, without the mark.
+_EARLIER_SETTINGS = (
+    "telemetry:\n  enabled: false\n"
+    "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 180\n  poll_interval_seconds: 30\n"
+)
+
+
 def ensure_dagster_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
-    if not settings.exists():
-        # Dagster's defaults (SQLite under DAGSTER_HOME); usage telemetry off, as suits a tool that moves
-        # personal data. An existing dagster.yaml is the user's and is left alone.
-        # Run monitoring lets the daemon mark a run failed whose worker died (killed, out of memory).
-        settings.write_text(
-            "telemetry:\n  enabled: false\n"
-            "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 180\n  poll_interval_seconds: 30\n"
-        )
+    current = settings.read_text() if settings.exists() else ""
+    ours = not current or current == _EARLIER_SETTINGS or current.startswith(INSTANCE_MARK)
+    if ours and current != INSTANCE_SETTINGS:
+        settings.write_text(INSTANCE_SETTINGS)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -77,7 +105,26 @@ def known_flows(given: list[str] | None) -> list[str] | None:
     return given
 
 
-def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool = False) -> SyncResult:
+def runs_holding(instance: dg.DagsterInstance, flows: list[str]) -> dict[str, list[str]]:
+    """The runs under way that hold a flow's pool slot: a new run of that flow waits for them."""
+    from afas_sf_assets.defs.salesforce_assets import flow_pool
+
+    held = {
+        name: sorted(
+            {slot.run_id for slot in instance.event_log_storage.get_concurrency_info(flow_pool(name)).claimed_slots}
+        )
+        for name in flows
+    }
+    return {name: runs for name, runs in held.items() if runs}
+
+
+def sync(
+    select: list[str] | None = None,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    notify: Callable[[str], None] = lambda _: None,
+) -> SyncResult:
     keys = asset_keys()
     known_flows(select)
     ensure_dagster_home()
@@ -91,6 +138,8 @@ def sync(select: list[str] | None = None, *, full: bool = False, dry_run: bool =
     }
     with dg.DagsterInstance.get() as instance:
         abandoned = fail_abandoned_runs(instance)
+        for name, runs in runs_holding(instance, names).items():
+            notify(f"{name} is being synced by run {', '.join(runs)}; this run waits for it to finish")
         # The AFAS sources first: the materialisations then record the versions they read, so the UI
         # shows a target stale only when AFAS changes after it (a failed observation fails nothing).
         resources = build_resources()
@@ -163,6 +212,8 @@ def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
             instance.report_run_failed(
                 run, f"the afas-sf sync process (pid {pid}) ended without finishing this run; marked failed"
             )
+            # Its flows' pool slots would otherwise stay taken and every later run of them would wait.
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             failed.append(run.run_id)
     return failed
 

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
-from afas_sf_assets.defs.salesforce_assets import SyncConfig, materialize_result
+from afas_sf_assets.defs.salesforce_assets import SyncConfig, flow_pool, materialize_result
 from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
 
 AFAS_ORDERS_KEY = dg.AssetKey(["afas_targets", FLOW])
@@ -17,6 +17,7 @@ AFAS_ORDERS_KEY = dg.AssetKey(["afas_targets", FLOW])
     description="Salesforce Orders (status filter in mappings/afas_orders.yaml) → AFAS FbSales, debtor found by "
     "e-mail or created; the AFAS number is written back onto the Salesforce order.",
     metadata={"settings": "mappings/afas_orders.yaml"},
+    pool=flow_pool(FLOW),
 )
 def afas_orders(
     context: dg.AssetExecutionContext,

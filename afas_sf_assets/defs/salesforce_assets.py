@@ -14,6 +14,11 @@ MAX_FAILURE_ROWS = 20
 CALL_METADATA = ("afas_calls", "salesforce_calls", "salesforce_api_used", "salesforce_api_remaining")
 
 
+def flow_pool(flow: str) -> str:
+    """The concurrency pool of a flow's asset: the instance gives every pool one slot (headless.py)."""
+    return f"afas_sf_{flow}"
+
+
 class SyncConfig(dg.Config):
     full: bool = False  # ignore the high-water mark and the hashes: resend everything
     dry_run: bool = False  # plan creates, updates, unchanged and failures; write nothing
@@ -66,6 +71,7 @@ def _target_asset(flow: Flow) -> dg.AssetsDefinition:
         kinds={"salesforce"},
         description=flow.description,
         metadata={"mapping": f"mappings/{flow.mapping}"},
+        pool=flow_pool(flow.name),
     )
     def target(
         context: dg.AssetExecutionContext,

@@ -36,40 +36,96 @@ def affected_targets(connectors: set[str]) -> list[dg.AssetKey]:
     return [dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS if flow.name in names]
 
 
+def readers(connector: str) -> list[dg.AssetKey]:
+    """The targets that read a GetConnector themselves."""
+    return [
+        dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS if dg.AssetKey(["afas", connector]) in sources_of(flow)
+    ]
+
+
+WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+UNDER_WAY = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def targets_in_runs(
+    instance: dg.DagsterInstance, repository: dg.RepositoryDefinition | None, statuses: list[dg.DagsterRunStatus]
+) -> dict[dg.AssetKey, str]:
+    """Each target a run in one of these states will materialise, with that run's id."""
+    found: dict[dg.AssetKey, str] = {}
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=statuses)):
+        keys = run.asset_selection
+        if keys is None and repository is not None and repository.has_job(run.job_name):
+            keys = repository.get_job(run.job_name).asset_layer.executable_asset_keys
+        for key in keys or ():
+            found.setdefault(key, run.run_id)
+    return found
+
+
+def synced_from(instance: dg.DagsterInstance, connector: str, version: str) -> bool:
+    """Whether every target reading the connector last materialised from this version of it: what a
+    fresh sensor, with no cursor of its own, learns from the instance instead of resyncing all."""
+    tag = f"dagster/input_data_version/afas/{connector}"
+    for key in readers(connector):
+        event = instance.get_latest_materialization_event(key)
+        materialization = event.asset_materialization if event else None
+        if materialization is None or materialization.tags.get(tag) != version:
+            return False
+    return True
+
+
 @dg.sensor(
     name="afas_changes",
     minimum_interval_seconds=INTERVAL,
     asset_selection=dg.AssetSelection.assets(*TARGETS),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Probes each AFAS GetConnector's newest modification date and requests a run of the Salesforce "
-    "targets that read it (and what depends on them).",
+    "targets that read it (and what depends on them); a change whose targets are being synced waits for that run.",
 )
 def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.SensorResult | dg.SkipReason:
-    cursor: dict[str, object] = json.loads(context.cursor) if context.cursor else {}
-    latest: dict[str, object] = {}
+    latest: dict[str, dict[str, str] | None] = {}
     with afas.client() as client:
         for spec in CONNECTOR_SET.values():
             if spec.modified_field:
                 latest[spec.id] = probe(client, spec)
-    changed = {connector for connector, print_ in latest.items() if cursor.get(connector) != print_}
-    if not changed:
-        return dg.SkipReason("no change in AFAS since the last probe")
-    targets = affected_targets(changed)
-    request = dg.RunRequest(asset_selection=targets, tags={"afas-sf/changed": ",".join(sorted(changed))[:200]})
+    if context.cursor:
+        seen: dict[str, object] = json.loads(context.cursor)
+    else:
+        seen = {c: p for c, p in latest.items() if synced_from(context.instance, c, source_version(p))}
+    changed = {connector for connector, print_ in latest.items() if seen.get(connector) != print_}
+    waiting = targets_in_runs(context.instance, context.repository_def, WAITING)
+    under_way = targets_in_runs(context.instance, context.repository_def, UNDER_WAY)
+    held: dict[str, str] = {}  # connector → the run it waits for
+    for connector in sorted(changed):
+        targets = affected_targets({connector})
+        if busy := [under_way[key] for key in targets if key in under_way]:
+            # That run may have read AFAS before this change: ask again when it has finished.
+            held[connector] = busy[0]
+        elif targets and all(key in waiting for key in targets):
+            # A run not yet started reads AFAS when it starts, and so sees this change.
+            changed.discard(connector)
+            seen[connector] = latest[connector]
+    requested = changed - set(held)
+    cursor = {**seen, **{c: latest[c] for c in requested}}
+    targets = affected_targets(requested)
     # What the sensor saw is an observation of the source: the run it requests records these versions.
     observations = [
         dg.AssetObservation(
             asset_key=["afas", connector],
-            tags={DATA_VERSION_TAG: source_version(latest[connector])},  # type: ignore[arg-type]
-            metadata={"newest_change_afas_time": (latest[connector] or {}).get("at", "none")},  # type: ignore[union-attr]
+            tags={DATA_VERSION_TAG: source_version(latest[connector])},
+            metadata={"newest_change_afas_time": (latest[connector] or {}).get("at", "none")},
         )
-        for connector in sorted(changed)
+        for connector in sorted(requested)
     ]
-    return dg.SensorResult(
-        run_requests=[request] if targets else [],
-        cursor=json.dumps(latest, sort_keys=True),
-        asset_events=observations,
-    )
+    waits = "; ".join(f"{c} changed while run {run} syncs its targets" for c, run in sorted(held.items()))
+    if not targets:
+        skip = dg.SkipReason(waits or "no change in AFAS since the last probe")
+        if json.dumps(cursor, sort_keys=True) == context.cursor:
+            return skip
+        return dg.SensorResult(skip_reason=skip, cursor=json.dumps(cursor, sort_keys=True))
+    request = dg.RunRequest(asset_selection=targets, tags={"afas-sf/changed": ",".join(sorted(requested))[:200]})
+    if waits:
+        context.log.info(f"waiting: {waits}")
+    return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor, sort_keys=True), asset_events=observations)
 
 
 @dg.sensor(

@@ -16,6 +16,7 @@ import pytest
 from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.definitions import ALL_ASSETS, build_resources, defs
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
+from afas_sf_assets.defs.salesforce_assets import flow_pool
 from afas_sf_assets.headless import ensure_dagster_home
 from afas_sf_assets_tests.conftest import Org
 
@@ -184,19 +185,21 @@ def test_a_sync_killed_hard_is_marked_failed_by_the_next_one(
     victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        started = []
+        started: list[dg.DagsterRun] = []
         while not started and time.monotonic() < deadline:
             time.sleep(0.5)
             with dg.DagsterInstance.from_config(str(home)) as instance:
-                started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
-        assert started, "the first sync never started a run"
+                # Killed while it holds the products flow's pool slot, which nobody else will free.
+                holders = instance.event_log_storage.get_concurrency_info(flow_pool("products")).claimed_slots
+                started = [run for slot in holders if (run := instance.get_run_by_id(slot.run_id))]
+        assert started, "the first sync never started syncing products"
         victim.kill()
         victim.wait(timeout=30)
     finally:
         if victim.poll() is None:
             victim.kill()
     org_env.sandbox.set_faults()
-    done = subprocess.run([*command, "--select", "categories"], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*command, "--select", "products"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"earlier run {started[0].run_id} had been killed" in done.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -237,3 +240,31 @@ def test_after_a_sync_and_an_observation_nothing_shows_unsynced(org_env: Org, tm
         assert loaded.resolve_job_def("observe_afas_sources").execute_in_process(instance=instance).success
         assert status(dg.AssetKey(["salesforce", "products"])) is StaleStatus.STALE, "a change in AFAS shows"
         assert status(dg.AssetKey(["salesforce", "customers"])) is StaleStatus.FRESH
+
+
+def test_two_syncs_of_one_flow_started_at_once_take_turns(org_env: Org, tmp_path: Path) -> None:
+    home = tmp_path / "dagster"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    subprocess.run([*sync_command(org_env), "--select", "categories"], env=env, check=True, capture_output=True)
+    org_env.sandbox.set_faults(latency_ms=20)  # long enough for the two to meet
+    command = [*sync_command(org_env), "--select", "products"]
+    both = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300)[0] for process in both]
+    org_env.sandbox.set_faults()
+    assert [process.returncode for process in both] == [0, 0], outputs
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        spans = []
+        for run in instance.get_runs(filters=dg.RunsFilter(job_name="__ephemeral_asset_job__")):
+            events = [e for e in instance.all_logs(run.run_id) if e.step_key == "salesforce__products"]
+            steps = {e.dagster_event_type: e.timestamp for e in events if e.dagster_event_type}
+            if dg.DagsterEventType.STEP_START in steps:
+                spans.append((steps[dg.DagsterEventType.STEP_START], steps[dg.DagsterEventType.STEP_SUCCESS]))
+    assert len(spans) == 2
+    (_, first_end), (second_start, _) = sorted(spans)
+    assert second_start >= first_end, "the second run's products step began only after the first had ended"
+    created = sorted(
+        int(line.split("created=")[1].split()[0]) for out in outputs for line in out.splitlines() if "created=" in line
+    )
+    assert created == [0, len(org_env.sandbox.rows("AfasSf_Items"))], outputs
+    codes = [r["AFAS_Item_Code__c"] for r in org_env.sandbox.sf_records("Product2") if r.get("AFAS_Item_Code__c")]
+    assert len(codes) == len(set(codes))

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC
+from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import create_run_for_test
 
 from afas_sf_assets.afas.connector_set import CONNECTOR_SET
 from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.definitions import build_resources
 from afas_sf_assets.defs.afas_sources import DATA_VERSION_TAG, source_version
 from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
-from afas_sf_assets.defs.sensors import afas_changes, salesforce_orders
+from afas_sf_assets.defs.sensors import afas_changes, affected_targets, salesforce_orders
+from afas_sf_assets.headless import sync
 from afas_sf_assets_tests.conftest import Org
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
 
@@ -31,10 +34,67 @@ def org_env(fresh_org: Callable[..., Org], monkeypatch: pytest.MonkeyPatch) -> I
     yield org
 
 
-def evaluate(sensor: dg.SensorDefinition, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+def evaluate(
+    sensor: dg.SensorDefinition, cursor: str | None, instance: dg.DagsterInstance | None = None
+) -> dg.SensorResult | dg.SkipReason:
+    if instance is not None:
+        return sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=build_resources()))
+    with dg.instance_for_test() as fresh:
+        return evaluate(sensor, cursor, fresh)
+
+
+def requested(result: dg.SensorResult | dg.SkipReason) -> bool:
+    return isinstance(result, dg.SensorResult) and bool(result.run_requests)
+
+
+def change_an_item(org: Org, description: str) -> None:
+    item = org.sandbox.rows("AfasSf_Items")[0]["ItemCode"]
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": item, "Description": description}])
+
+
+def test_a_new_sensor_does_not_resync_what_a_sync_already_read(
+    org_env: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    assert sync().success
+    with dg.DagsterInstance.get() as instance:
+        first = evaluate(afas_changes, None, instance)  # a daemon started for the first time
+        assert not requested(first), "nothing changed in AFAS since the sync"
+        change_an_item(org_env, "Gewijzigd na de sync")
+        second = evaluate(afas_changes, first.cursor if isinstance(first, dg.SensorResult) else None, instance)
+    assert isinstance(second, dg.SensorResult) and "products" in names(second) and "customers" not in names(second)
+
+
+def test_a_change_waits_for_the_run_syncing_its_targets_and_a_queued_run_covers_it(org_env: Org) -> None:
+    products = dg.AssetKey(["salesforce", "products"])
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=build_resources())
-        return sensor(context)
+        first = evaluate(afas_changes, None, instance)
+        assert isinstance(first, dg.SensorResult) and first.cursor
+        under_way = create_run_for_test(
+            instance,
+            "__ephemeral_asset_job__",
+            status=dg.DagsterRunStatus.STARTED,
+            asset_selection=frozenset({products}),
+        )
+        change_an_item(org_env, "Gewijzigd tijdens een run")
+        held = evaluate(afas_changes, first.cursor, instance)
+        assert isinstance(held, dg.SkipReason), "no second run of a flow while one is under way"
+        assert under_way.run_id in (held.skip_message or "")
+
+        instance.report_run_failed(under_way)  # the run ended: now the change is requested
+        after = evaluate(afas_changes, first.cursor, instance)
+        assert isinstance(after, dg.SensorResult) and "products" in names(after)
+
+        create_run_for_test(
+            instance,
+            "__ephemeral_asset_job__",
+            status=dg.DagsterRunStatus.NOT_STARTED,  # as a queued run, before the queue takes it
+            asset_selection=frozenset(affected_targets({"AfasSf_Items"})),
+        )
+        change_an_item(org_env, "Gewijzigd terwijl een run wacht")
+        covered = evaluate(afas_changes, after.cursor, instance)
+    assert not requested(covered), "a run that has not started yet reads the change itself"
+    assert isinstance(covered, dg.SensorResult) and covered.cursor != after.cursor, "and the change counts as seen"
 
 
 def test_afas_sensor_requests_exactly_the_affected_targets(org_env: Org) -> None:
