@@ -9,6 +9,7 @@ import dagster as dg
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
 from afas_sf_assets.defs.afas_targets import AFAS_TARGET_ASSETS
 from afas_sf_assets.defs.checks import CHECKS
+from afas_sf_assets.defs.dry_run import dry_run
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
 from afas_sf_assets.defs.schedules import JOBS, SCHEDULES
@@ -71,7 +72,7 @@ defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=CHECKS,
     resources=build_resources(),
-    jobs=[observe_afas_sources, *JOBS],
+    jobs=[observe_afas_sources, dry_run, *JOBS],
     schedules=SCHEDULES,
     sensors=SENSORS,
     # A run's steps share one process: a sensor-triggered change reaches Salesforce without starting a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from afas_sf_assets.errors import UsageError
 from afas_sf_assets.flows.registry import FLOWS
 
 PID_TAG, HOST_TAG = "afas-sf/pid", "afas-sf/host"
+STARTED_BY_TAG = "afas-sf/started-by"
 # Failures come back as one plain line each; their tracebacks stay in the run's event log.
 QUIET = {"console": {"config": {"log_level": "CRITICAL"}}}
 
@@ -125,64 +126,84 @@ def sync(
     dry_run: bool = False,
     notify: Callable[[str], None] = lambda _: None,
 ) -> SyncResult:
+    """Materialise the flows (all, or those selected) in lineage order; a dry run runs the `dry_run` job's
+    plan steps instead, so nothing is written and no materialisation is recorded."""
     keys = asset_keys()
     known_flows(select)
     ensure_dagster_home()
     from afas_sf_assets.definitions import ALL_ASSETS, OBSERVE_JOB, build_resources, defs
+    from afas_sf_assets.defs.dry_run import DRY_RUN_JOB, DRY_RUN_TAG, plan_step
+    from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
 
     names = [name for name in keys if not select or name in select]
-    config: dict[str, object] = {
-        "ops": {"__".join(keys[name].path): {"config": {"full": full, "dry_run": dry_run}} for name in names},
-        # The summary is printed by the caller; the full event stream stays in the instance for the UI.
-        "loggers": QUIET,
-    }
+    tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), STARTED_BY_TAG: "afas-sf sync"}
+    resources = build_resources()
+    loaded = dg.Definitions(assets=ALL_ASSETS, resources=resources, jobs=defs.jobs)
     with dg.DagsterInstance.get() as instance:
         abandoned = fail_abandoned_runs(instance)
-        for name, runs in runs_holding(instance, names).items():
-            notify(f"{name} is being synced by run {', '.join(runs)}; this run waits for it to finish")
-        # The AFAS sources first: the materialisations then record the versions they read, so the UI
-        # shows a target stale only when AFAS changes after it (a failed observation fails nothing).
-        resources = build_resources()
-        observed = dg.Definitions(assets=ALL_ASSETS, resources=resources, jobs=defs.jobs)
-        observed.resolve_job_def(OBSERVE_JOB).execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": QUIET},
-            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-        )
-        result = dg.materialize(
-            ALL_ASSETS,
-            resources=resources,
-            instance=instance,
-            run_config=config,
-            selection=[keys[name] for name in names],
-            raise_on_error=False,
-            tags={PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-        )
-    summaries = []
-    for event in result.get_asset_materialization_events():
-        materialization = event.materialization
-        values = {k: v.value for k, v in materialization.metadata.items()}
-        # Every tally a flow or its rules keep is an integer in the metadata; the call figures are apart.
-        counts = {
-            k: v for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool) and k not in CALL_METADATA
-        }
-        calls = f"afas_calls={values.get('afas_calls', 0)} sf_calls={values.get('salesforce_calls', 0)}"
-        summaries.append(
-            FlowSummary(
-                materialization.asset_key.path[-1],
-                counts,
-                str(values.get("status", "ok")),
-                calls,
-                tuple(values.get("warning_messages") or ()),
+        if dry_run:
+            result = loaded.resolve_job_def(DRY_RUN_JOB).execute_in_process(
+                instance=instance,
+                run_config={"ops": {plan_step(name): {"config": {"full": full}} for name in names}, "loggers": QUIET},
+                op_selection=[plan_step(name) for name in names],
+                raise_on_error=False,
+                tags={**tags, DRY_RUN_TAG: "true"},
             )
-        )
+            reports = [
+                (flow_of_step(event.step_key), event.step_output_data.metadata)
+                for event in result.all_events
+                if event.is_successful_output
+            ]
+        else:
+            for name, runs in runs_holding(instance, names).items():
+                notify(f"{name} is being synced by run {', '.join(runs)}; this run waits for it to finish")
+            # The AFAS sources first: the materialisations then record the versions they read, so the UI
+            # shows a target stale only when AFAS changes after it (a failed observation fails nothing).
+            loaded.resolve_job_def(OBSERVE_JOB).execute_in_process(
+                instance=instance, raise_on_error=False, run_config={"loggers": QUIET}, tags=tags
+            )
+            configurable = {asset.key for asset in SALESFORCE_TARGET_ASSETS}
+            ops = {"__".join(keys[n].path): {"config": {"full": full}} for n in names if keys[n] in configurable}
+            result = dg.materialize(
+                ALL_ASSETS,
+                resources=resources,
+                instance=instance,
+                # The summary is printed by the caller; the full event stream stays in the instance for the UI.
+                run_config={"ops": ops, "loggers": QUIET},
+                selection=[keys[name] for name in names],
+                raise_on_error=False,
+                tags=tags,
+            )
+            reports = [
+                (event.materialization.asset_key.path[-1], event.materialization.metadata)
+                for event in result.get_asset_materialization_events()
+            ]
     errors = [
-        f"{(event.step_key or '').split('__')[-1]}: {root_cause(event.event_specific_data.error)}"  # type: ignore[union-attr]
+        f"{flow_of_step(event.step_key)}: {root_cause(event.event_specific_data.error)}"  # type: ignore[union-attr]
         for event in result.all_events
         if event.is_step_failure
     ]
+    summaries = [summary(flow, metadata) for flow, metadata in reports]
     return SyncResult(result.success, summaries, errors, result.run_id, abandoned)
+
+
+def flow_of_step(step_key: str | None) -> str:
+    """`salesforce__products` (an asset's step) or `plan_products` (a dry run's) → `products`."""
+    from afas_sf_assets.defs.dry_run import plan_step
+
+    last = (step_key or "").split("__")[-1]
+    return next((name for name in asset_keys() if plan_step(name) == last), last)
+
+
+def summary(flow: str, metadata: Mapping[str, dg.MetadataValue]) -> FlowSummary:
+    values = {k: v.value for k, v in metadata.items()}
+    # Every tally a flow or its rules keep is an integer in the metadata; the call figures are apart.
+    counts = {
+        k: v for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool) and k not in CALL_METADATA
+    }
+    calls = f"afas_calls={values.get('afas_calls', 0)} sf_calls={values.get('salesforce_calls', 0)}"
+    warnings = tuple(values.get("warning_messages") or ())  # type: ignore[arg-type]
+    return FlowSummary(flow, counts, str(values.get("status", "ok")), calls, warnings)
 
 
 def root_cause(error: SerializableErrorInfo) -> str:

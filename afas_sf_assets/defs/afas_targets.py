@@ -3,15 +3,18 @@
 import dagster as dg
 
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
-from afas_sf_assets.defs.salesforce_assets import SyncConfig, flow_pool, materialize_result
+from afas_sf_assets.defs.salesforce_assets import flow_pool, materialize_result
 from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
+from afas_sf_assets.sync.report import FlowReport
 
 AFAS_ORDERS_KEY = dg.AssetKey(["afas_targets", FLOW])
+# The Salesforce flows whose records an order to AFAS refers to.
+AFAS_ORDERS_AFTER = ("customers", "products")
 
 
 @dg.asset(
     key=AFAS_ORDERS_KEY,
-    deps=[dg.AssetKey(["salesforce", "customers"]), dg.AssetKey(["salesforce", "products"])],
+    deps=[dg.AssetKey(["salesforce", name]) for name in AFAS_ORDERS_AFTER],
     group_name="afas_targets",
     kinds={"afas"},
     description="Salesforce Orders (status filter in mappings/afas_orders.yaml) → AFAS FbSales, debtor found by "
@@ -20,17 +23,21 @@ AFAS_ORDERS_KEY = dg.AssetKey(["afas_targets", FLOW])
     pool=flow_pool(FLOW),
 )
 def afas_orders(
-    context: dg.AssetExecutionContext,
-    config: SyncConfig,
+    context: dg.AssetExecutionContext, afas: AfasResource, salesforce: SalesforceResource, state: StateResource
+) -> dg.MaterializeResult:
+    return materialize_result(context, send_orders(context, afas, salesforce, state, dry_run=False))
+
+
+def send_orders(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
     afas: AfasResource,
     salesforce: SalesforceResource,
     state: StateResource,
-) -> dg.MaterializeResult:
+    *,
+    dry_run: bool,
+) -> FlowReport:
     with afas.client() as afas_client, salesforce.client() as sf_client:
-        report = OrdersToAfas(afas_client, sf_client, state.state()).run(
-            run_id=context.run.run_id, dry_run=config.dry_run
-        )
-    return materialize_result(context, report)
+        return OrdersToAfas(afas_client, sf_client, state.state()).run(run_id=context.run.run_id, dry_run=dry_run)
 
 
 AFAS_TARGET_ASSETS = [afas_orders]

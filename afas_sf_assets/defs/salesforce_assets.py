@@ -21,7 +21,6 @@ def flow_pool(flow: str) -> str:
 
 class SyncConfig(dg.Config):
     full: bool = False  # ignore the high-water mark and the hashes: resend everything
-    dry_run: bool = False  # plan creates, updates, unchanged and failures; write nothing
 
 
 def report_metadata(report: FlowReport) -> dict[str, dg.MetadataValue]:
@@ -33,7 +32,6 @@ def report_metadata(report: FlowReport) -> dict[str, dg.MetadataValue]:
         metadata["salesforce_api_used"] = dg.MetadataValue.int(report.api_used or 0)
         metadata["salesforce_api_remaining"] = dg.MetadataValue.int(report.api_limit - (report.api_used or 0))
     metadata["seconds"] = dg.MetadataValue.float(round(report.seconds, 2))
-    metadata["dry_run"] = dg.MetadataValue.bool(report.dry_run)
     if report.failures:
         lines = ["| key | outcome | code | field | message |", "|---|---|---|---|---|"]
         for failure in report.failures[:MAX_FAILURE_ROWS]:
@@ -63,6 +61,23 @@ def sources_of(flow: Flow) -> list[dg.AssetKey]:
     return [dg.AssetKey(["afas", connector]) for connector in (mapping.source.connector, *flow.reads_also)]
 
 
+def sync_flow(
+    flow: Flow,
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+    afas: AfasResource,
+    salesforce: SalesforceResource,
+    state: StateResource,
+    *,
+    full: bool,
+    dry_run: bool,
+) -> FlowReport:
+    with afas.client() as afas_client, salesforce.client() as sf_client:
+        engine = SyncEngine(
+            afas_client, sf_client, state.state(), api_reserve=state.api_reserve, progress=context.log.info
+        )
+        return engine.run(flow, run_id=context.run.run_id, full=full, dry_run=dry_run)
+
+
 def _target_asset(flow: Flow) -> dg.AssetsDefinition:
     @dg.asset(
         key=["salesforce", flow.name],
@@ -80,11 +95,7 @@ def _target_asset(flow: Flow) -> dg.AssetsDefinition:
         salesforce: SalesforceResource,
         state: StateResource,
     ) -> dg.MaterializeResult:
-        with afas.client() as afas_client, salesforce.client() as sf_client:
-            engine = SyncEngine(
-                afas_client, sf_client, state.state(), api_reserve=state.api_reserve, progress=context.log.info
-            )
-            report = engine.run(flow, run_id=context.run.run_id, full=config.full, dry_run=config.dry_run)
+        report = sync_flow(flow, context, afas, salesforce, state, full=config.full, dry_run=False)
         return materialize_result(context, report)
 
     return target

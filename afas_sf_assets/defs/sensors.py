@@ -18,6 +18,7 @@ from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
 from afas_sf_assets.defs.salesforce_assets import sources_of
 from afas_sf_assets.flows.orders_out import OrdersOutConfig
 from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.headless import flow_of_step
 from afas_sf_assets.mapping.model import load_yaml_model
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
 
@@ -168,8 +169,7 @@ def _root_cause(error: object) -> str:
 def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     steps = context.get_step_failure_events()
-    # Step keys are the assets' op names (salesforce__products): the flow is the last part.
-    flows = ", ".join(sorted({(e.step_key or "").split("__")[-1] for e in steps if e.step_key})) or run.job_name
+    flows = ", ".join(sorted({flow_of_step(e.step_key) for e in steps if e.step_key})) or run.job_name
     errors = [
         _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
         for e in steps

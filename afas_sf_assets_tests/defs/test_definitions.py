@@ -122,10 +122,19 @@ def test_cli_sync_runs_every_flow_and_exits_non_zero_when_a_flow_fails(org_env: 
     assert any(line.strip().startswith("product_relations") for line in lines)
     assert any(line.strip().startswith("customers") and "contacts=" in line for line in lines), "rule tallies show"
     assert any(line.strip().startswith("warning ") and "SHARED_EMAIL" in line for line in lines), "warnings show"
+    products = dg.AssetKey(["salesforce", "products"])
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        written = instance.get_latest_materialization_event(products)
     dry = subprocess.run(
         [*command, "--select", "products", "--dry-run"], env=env, capture_output=True, text=True, timeout=300
     )
     assert dry.returncode == 0 and "dry run" in dry.stdout and "unchanged=" in dry.stdout
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        assert instance.get_latest_materialization_event(products) == written, "a dry run records no materialisation"
+        (planned,) = instance.get_runs(filters=dg.RunsFilter(tags={"afas-sf/dry-run": "true"}))
+        assert planned.tags["afas-sf/started-by"] == "afas-sf sync" and planned.job_name == "dry_run"
+        plans = [e for e in instance.all_logs(planned.run_id) if e.step_key == "plan_products" and e.dagster_event]
+        assert any(e.dagster_event.is_successful_output for e in plans if e.dagster_event)
     bad_env = {**env, "AFAS_TOKEN": "0" * 64}
     failed = subprocess.run(
         [sys.executable, "-m", "afas_sf_assets.cli", "sync", "--select", "products"],

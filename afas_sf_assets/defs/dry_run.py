@@ -1,0 +1,60 @@
+"""Dry runs: a job of plan steps, one per flow in lineage order, that writes nothing and so records no
+materialisation; each plan is in the run log and in its step's output metadata."""
+
+import dagster as dg
+
+from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_AFTER, send_orders
+from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
+from afas_sf_assets.defs.salesforce_assets import SyncConfig, report_metadata, sync_flow
+from afas_sf_assets.flows.orders_out import FLOW as AFAS_ORDERS
+from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.sync.flow import Flow
+
+DRY_RUN_JOB = "dry_run"
+DRY_RUN_TAG = "afas-sf/dry-run"
+
+
+def plan_step(flow: str) -> str:
+    return f"plan_{flow}"
+
+
+def _plan(name: str, after: list[str], flow: Flow | None) -> dg.OpDefinition:
+    @dg.op(
+        name=plan_step(name),
+        ins={plan_step(dep): dg.In(dg.Nothing) for dep in after},
+        out=dg.Out(dg.Nothing),
+        description=f"What the {name} flow would create, update and fail, without writing.",
+        tags={"afas-sf/flow": name},
+    )
+    def plan(
+        context: dg.OpExecutionContext,
+        config: SyncConfig,
+        afas: AfasResource,
+        salesforce: SalesforceResource,
+        state: StateResource,
+    ) -> dg.Output[None]:
+        if flow is None:
+            report = send_orders(context, afas, salesforce, state, dry_run=True)
+        else:
+            report = sync_flow(flow, context, afas, salesforce, state, full=config.full, dry_run=True)
+        context.log.info(f"plan: {report.summary_line()}")
+        return dg.Output(None, metadata=report_metadata(report))
+
+    return plan
+
+
+# The plans run in the order the assets do.
+AFTER = {flow.name: list(flow.depends_on) for flow in FLOWS} | {AFAS_ORDERS: list(AFAS_ORDERS_AFTER)}
+PLANS = {name: _plan(name, after, next((f for f in FLOWS if f.name == name), None)) for name, after in AFTER.items()}
+
+
+@dg.job(
+    name=DRY_RUN_JOB,
+    tags={DRY_RUN_TAG: "true"},
+    description="Plans every flow (or the ones selected) without writing to Salesforce or AFAS: the asset history "
+    "keeps only what was written.",
+)
+def dry_run() -> None:
+    done: dict[str, object] = {}
+    for name, plan in PLANS.items():
+        done[name] = plan(**{plan_step(dep): done[dep] for dep in AFTER[name]})
