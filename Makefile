@@ -34,8 +34,7 @@ sandbox: install
 	$(BIN)/afas-sf sandbox --dir $(SANDBOX_DIR)
 
 dev: install
-	@mkdir -p $(DAGSTER_HOME)
-	SANDBOX_DIR=$(SANDBOX_DIR) BIN=$(BIN) bash deploy/dev.sh
+	$(BIN)/afas-sf dev --dir $(SANDBOX_DIR)
 
 clean:
 	rm -rf $(VENV) $(SANDBOX_DIR) .dagster .pytest_cache .ruff_cache

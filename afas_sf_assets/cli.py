@@ -191,6 +191,13 @@ def _cmd_metadata(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dev(args: argparse.Namespace) -> int:
+    _load_env_file(args.env_file)
+    from afas_sf_assets.dev import run_dev
+
+    return run_dev(None if args.no_sandbox else Path(args.dir), port=args.port, seed=args.seed)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from afas_sf_assets.demo import run_demo
 
@@ -265,6 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     metadata.add_argument("--out", default="salesforce-metadata", help="folder for the Salesforce DX project")
     metadata.set_defaults(handler=_cmd_metadata)
+
+    dev = commands.add_parser("dev", help="the Dagster UI and daemon (dg dev) on the sandboxes, until interrupted")
+    dev.add_argument("--dir", default=".sandbox", help="state directory for the sandboxes (default .sandbox)")
+    dev.add_argument("--seed", type=int, default=42, help="demo data seed")
+    dev.add_argument("--port", type=int, default=3000, help="port of the Dagster UI (default 3000)")
+    dev.add_argument(
+        "--no-sandbox", action="store_true", help="no sandboxes: use the settings in the environment or --env-file"
+    )
+    dev.add_argument("--env-file", help="read settings from a KEY=VALUE file first (with --no-sandbox)")
+    dev.set_defaults(handler=_cmd_dev)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")
     demo.add_argument("--dir", default=".sandbox", help="state directory for the sandboxes and Dagster")

@@ -54,6 +54,9 @@ INSTANCE_SETTINGS = f"""{INSTANCE_MARK}
 # Usage telemetry off, as suits a tool that moves personal data.
 telemetry:
   enabled: false
+# No "join the community" dialog over the UI's first page.
+nux:
+  enabled: false
 # Lets the daemon mark a run failed whose worker died (killed, out of memory).
 run_monitoring:
   enabled: true
