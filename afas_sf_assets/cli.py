@@ -65,8 +65,10 @@ def _load_env_file(path: str | None) -> None:
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
-    from afas_sf_assets.headless import sync
+    from afas_sf_assets.headless import known_flows, sync, where
 
+    known_flows(args.select)
+    print(where())
     result = sync(args.select or None, full=args.full, dry_run=args.dry_run, notify=print)
     for run_id in result.abandoned:
         print(f"earlier run {run_id} had been killed before it finished; marked failed in Dagster")
@@ -82,7 +84,7 @@ def _cmd_log(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
     from datetime import datetime
 
-    from afas_sf_assets.headless import ensure_dagster_home, known_flows
+    from afas_sf_assets.headless import known_flows, where
     from afas_sf_assets.sync.state import State
 
     known_flows([args.flow] if args.flow else None)
@@ -90,7 +92,7 @@ def _cmd_log(args: argparse.Namespace) -> int:
         since = datetime.fromisoformat(args.since) if args.since else None
     except ValueError:
         raise UsageError(f"--since {args.since!r} is no date; give one like 2026-11-29 or 2026-11-29T08:00") from None
-    ensure_dagster_home()
+    print(where())
     entries = State().activity(flow=args.flow, key=args.key, run_id=args.run, since=since, limit=args.limit)
     if not entries:
         asked = ", ".join(
@@ -115,9 +117,9 @@ def _cmd_purge(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from afas_sf_assets.defs.schedules import purge_history
-    from afas_sf_assets.headless import ensure_dagster_home
+    from afas_sf_assets.headless import where
 
-    ensure_dagster_home()
+    print(where())
     days = args.days if args.days is not None else float(os.environ.get("AFAS_SF_LOG_RETENTION_DAYS", "14"))
     run_days = args.run_days if args.run_days is not None else float(os.environ.get("AFAS_SF_RUN_RETENTION_DAYS", "30"))
     with dg.DagsterInstance.get() as instance:
@@ -131,12 +133,12 @@ def _cmd_purge(args: argparse.Namespace) -> int:
 
 def _cmd_retry(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
-    from afas_sf_assets.headless import asset_keys, ensure_dagster_home, known_flows, sync
+    from afas_sf_assets.headless import asset_keys, known_flows, sync, where
     from afas_sf_assets.sync.state import RETRIED, State
 
-    ensure_dagster_home()
-    state = State()
     wanted = known_flows(args.flow)
+    print(where())
+    state = State()
     names = [
         n for n in asset_keys() if (not wanted or n in wanted) and any(True for _ in state.iter_entries(n, RETRIED))
     ]
@@ -152,10 +154,10 @@ def _cmd_retry(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
-    from afas_sf_assets.headless import ensure_dagster_home
+    from afas_sf_assets.headless import where
     from afas_sf_assets.wizard import run_checks
 
-    ensure_dagster_home()
+    print(where())
     failed = 0
     for check in run_checks(Path(args.mappings) if args.mappings else None):
         print(check.line())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from afas_sf_assets.headless import SyncResult, ensure_dagster_home, sync
+from afas_sf_assets.headless import SyncResult, ensure_dagster_home, sync, where
 from afas_sf_assets.sandbox.runner import SandboxOptions, run_sandboxes
 from afas_sf_assets.sync.state import default_state_url
 
@@ -34,7 +34,7 @@ def run_demo(directory: Path, *, seed: int) -> int:
         os.environ.update(env)
         print(f"AFAS sandbox:       {env['AFAS_BASE_URL']}")
         print(f"Salesforce sandbox: {env['SF_LOGIN_URL']}  (settings in {directory / 'sandbox.env'})")
-        print(f"Dagster instance:   {home}   state: {state_url}")
+        print(where())
 
         first = sync()
         _print(
@@ -64,11 +64,8 @@ def run_demo(directory: Path, *, seed: int) -> int:
         third = sync()
         _print("5. Third run: the order goes to AFAS (new debtor, AFAS number written back), no echo returns", third)
 
-        print("\nSee it in the Dagster UI (lineage, run logs, metadata per run):")
-        print(
-            f"  set -a; . {directory}/sandbox.env; set +a; DAGSTER_HOME={home} .venv/bin/dagster dev -w workspace.yaml"
-        )
-        print("  or simply: make dev")
+        print("\nSee it in the Dagster UI (lineage, run logs, metadata per run), on these sandboxes and this instance:")
+        print(f"  DAGSTER_HOME={home} .venv/bin/afas-sf dev --dir {directory}   (or simply: make dev)")
         print(
             f"Per-record activity: .venv/bin/afas-sf log --flow products --key {item['ItemCode']} -v "
             f"--env-file {directory}/sandbox.env"

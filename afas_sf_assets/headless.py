@@ -93,6 +93,17 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+def where() -> str:
+    """The instance and the state database a command works on (the database's password masked)."""
+    import sqlalchemy as sa
+
+    from afas_sf_assets.sync.state import default_state_url
+
+    home = ensure_dagster_home()
+    state = sa.make_url(default_state_url()).render_as_string(hide_password=True)
+    return f"Dagster instance {home}; state {state}"
+
+
 def asset_keys() -> dict[str, dg.AssetKey]:
     """Every flow by name, in dependency order, with the asset that runs it."""
     from afas_sf_assets.defs.afas_targets import TARGET_KEYS

@@ -50,4 +50,21 @@ def test_a_sync_without_settings_says_what_is_missing_in_one_line(tmp_path: Path
 
 def test_log_says_when_nothing_matched(tmp_path: Path) -> None:
     done = afas_sf(tmp_path, "log", "--flow", "products", "--key", "ART-404")
-    assert done.returncode == 0 and done.stdout.strip() == "no activity logged for flow products, key ART-404"
+    assert done.returncode == 0 and done.stdout.splitlines()[1:] == [
+        "no activity logged for flow products, key ART-404"
+    ]
+
+
+@pytest.mark.parametrize("command", [["sync", "--select", "categories"], ["log"], ["purge"], ["retry"], ["check"]])
+def test_every_command_says_which_instance_and_state_database_it_uses(tmp_path: Path, command: list[str]) -> None:
+    done = afas_sf(tmp_path, *command)
+    home = tmp_path / "dagster"
+    assert done.stdout.splitlines()[0] == f"Dagster instance {home}; state sqlite:///{home / 'afas_sf_state.sqlite'}"
+
+
+def test_the_state_database_password_is_never_shown(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from afas_sf_assets.headless import where
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("AFAS_SF_STATE_URL", "postgresql+psycopg://afas_sf:s3cr3t-pw@db.internal:5432/afas_sf")
+    assert where().endswith("state postgresql+psycopg://afas_sf:***@db.internal:5432/afas_sf")
