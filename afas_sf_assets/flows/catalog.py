@@ -6,8 +6,6 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from simple_salesforce.format import quote_soql_value
-
 from afas_sf_assets.afas.errors import AfasError
 from afas_sf_assets.flows.common import reference_table, synced
 from afas_sf_assets.flows.rows import AfasItem, AfasItemGroup, AfasItemRelation
@@ -167,10 +165,10 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
     outcomes = ctx.salesforce.upsert("ContentVersion", "AFAS_Image_Key__c", records) if records else []
     new_versions = [o.id for o in outcomes if o.success and o.id] + list(uploaded.values())
     documents: dict[str, str] = {}
-    for start in range(0, len(new_versions), 200):
-        ids = quote_soql_value(new_versions[start : start + 200])
-        for row in ctx.salesforce.iter_query(f"SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN {ids}"):
-            documents[row["Id"]] = row["ContentDocumentId"]
+    for row in ctx.salesforce.query_in(
+        "SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN {values}", new_versions
+    ):
+        documents[row["Id"]] = row["ContentDocumentId"]
     image_entries = []
     for work, identity in todo:
         if version_keys[work.key].lower() in uploaded:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from simple_salesforce.format import quote_soql_value
-
 from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.flows.rows import AfasDebtor
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
@@ -99,18 +97,20 @@ def match_by_email(ctx: FlowContext, works: list[Work]) -> None:
     candidates = [w for w in works if w.target_id is None and (e := _email(w)) and len(holders.get(e, ())) == 1]
     if not candidates:
         return
-    wanted = quote_soql_value(sorted({_email(w) for w in candidates}))  # type: ignore[misc]
+    wanted = sorted({_email(w) for w in candidates})  # type: ignore[type-var]
     contacts = list(
-        ctx.salesforce.iter_query(
-            f"SELECT Id, Email, AccountId, Account.AFAS_Debtor_Id__c FROM Contact WHERE Email IN {wanted} "
-            "AND AFAS_Contact_Key__c = null"
+        ctx.salesforce.query_in(
+            "SELECT Id, Email, AccountId, Account.AFAS_Debtor_Id__c FROM Contact WHERE Email IN {values} "
+            "AND AFAS_Contact_Key__c = null",
+            wanted,  # type: ignore[arg-type]
         )
     )
     person_accounts = []
     if ctx.salesforce.has_person_accounts():
         person_accounts = list(
-            ctx.salesforce.iter_query(
-                f"SELECT Id, PersonEmail FROM Account WHERE PersonEmail IN {wanted} AND AFAS_Debtor_Id__c = null"
+            ctx.salesforce.query_in(
+                "SELECT Id, PersonEmail FROM Account WHERE PersonEmail IN {values} AND AFAS_Debtor_Id__c = null",
+                wanted,  # type: ignore[arg-type]
             )
         )
     account_links: list[dict[str, Any]] = []

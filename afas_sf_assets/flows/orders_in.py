@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from simple_salesforce.format import quote_soql_value
-
 from afas_sf_assets.afas.filters import Condition, Operator, Where
 from afas_sf_assets.flows.common import standard_price_book, synced
 from afas_sf_assets.flows.customers import CUSTOMERS
@@ -45,8 +43,9 @@ def _echoes(ctx: FlowContext, works: list[Work]) -> dict[str, str]:
     }
     if not references:
         return {}
-    ids = quote_soql_value(list(references))
-    found = ctx.salesforce.iter_query(f"SELECT Id FROM Order WHERE Id IN {ids} AND AFAS_Origin__c = 'salesforce'")
+    found = ctx.salesforce.query_in(
+        "SELECT Id FROM Order WHERE Id IN {values} AND AFAS_Origin__c = 'salesforce'", references
+    )
     by_id = {row["Id"][:15]: row["Id"] for row in found}
     return {key: by_id[ref[:15]] for ref, key in references.items() if ref[:15] in by_id}
 
@@ -54,16 +53,14 @@ def _echoes(ctx: FlowContext, works: list[Work]) -> dict[str, str]:
 def _accounts(ctx: FlowContext, debtors: set[str]) -> dict[str, str]:
     """Salesforce account per debtor: its own account, or the default account for a person contact."""
     found: dict[str, str] = {}
-    quoted = quote_soql_value(sorted(debtors))
-    for row in ctx.salesforce.iter_query(
-        f"SELECT Id, AFAS_Debtor_Id__c FROM Account WHERE AFAS_Debtor_Id__c IN {quoted}"
+    for row in ctx.salesforce.query_in(
+        "SELECT Id, AFAS_Debtor_Id__c FROM Account WHERE AFAS_Debtor_Id__c IN {values}", sorted(debtors)
     ):
         found[str(row["AFAS_Debtor_Id__c"])] = row["Id"]
     rest = debtors - set(found)
     if rest:
-        quoted = quote_soql_value(sorted(rest))
-        for row in ctx.salesforce.iter_query(
-            f"SELECT AccountId, AFAS_Contact_Key__c FROM Contact WHERE AFAS_Contact_Key__c IN {quoted}"
+        for row in ctx.salesforce.query_in(
+            "SELECT AccountId, AFAS_Contact_Key__c FROM Contact WHERE AFAS_Contact_Key__c IN {values}", sorted(rest)
         ):
             if row.get("AccountId"):
                 found[str(row["AFAS_Contact_Key__c"])] = row["AccountId"]
@@ -178,9 +175,10 @@ def existing_orders(ctx: FlowContext, works: list[Work]) -> None:
         for work in existing:
             work.skip_reason = "already in Salesforce"
         return
-    ids = quote_soql_value([w.target_id for w in existing])  # type: ignore[arg-type]
+    ids = [w.target_id for w in existing if w.target_id]
     status = {
-        row["Id"]: row["Status"] for row in ctx.salesforce.iter_query(f"SELECT Id, Status FROM Order WHERE Id IN {ids}")
+        row["Id"]: row["Status"]
+        for row in ctx.salesforce.query_in("SELECT Id, Status FROM Order WHERE Id IN {values}", ids)
     }
     for work in existing:
         if status.get(work.target_id or "") not in (None, "Draft"):
@@ -208,12 +206,10 @@ def order_lines(ctx: FlowContext, written: list[Work]) -> None:
     # The order products the project made before: kept when AFAS still has the line, else removed.
     existing: dict[str, str] = {}
     order_ids = [w.target_id for w in documents if w.target_id]
-    for start in range(0, len(order_ids), 200):
-        quoted = quote_soql_value(order_ids[start : start + 200])
-        for row in ctx.salesforce.iter_query(
-            f"SELECT Id, AFAS_Line_Key__c FROM OrderItem WHERE OrderId IN {quoted} AND AFAS_Line_Key__c != null"
-        ):
-            existing[str(row["AFAS_Line_Key__c"])] = row["Id"]
+    for row in ctx.salesforce.query_in(
+        "SELECT Id, AFAS_Line_Key__c FROM OrderItem WHERE OrderId IN {values} AND AFAS_Line_Key__c != null", order_ids
+    ):
+        existing[str(row["AFAS_Line_Key__c"])] = row["Id"]
     current = {r["AFAS_Line_Key__c"] for r in records}
     removed = [(key, record_id) for key, record_id in existing.items() if key not in current]
     if removed:

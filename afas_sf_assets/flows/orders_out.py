@@ -311,9 +311,10 @@ class OrdersToAfas:
 
     def _lines(self, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         lines: dict[str, list[dict[str, Any]]] = {}
-        for row in self.salesforce.iter_query(
+        for row in self.salesforce.query_in(
             "SELECT OrderId, Quantity, UnitPrice, Description, Product2.AFAS_Item_Code__c, Product2.Name "
-            f"FROM OrderItem WHERE OrderId IN {quote_soql_value(ids)} ORDER BY Id"
+            "FROM OrderItem WHERE OrderId IN {values} ORDER BY Id",
+            ids,
         ):
             lines.setdefault(row["OrderId"], []).append(row)
         return lines
@@ -323,9 +324,10 @@ class OrdersToAfas:
         accounts = {o["AccountId"] for o in orders if o.get("AccountId")}
         contacts: dict[str, dict[str, Any]] = {}
         if accounts:
-            for row in self.salesforce.iter_query(
-                f"SELECT AccountId, Email, FirstName, LastName FROM Contact WHERE "
-                f"AccountId IN {quote_soql_value(sorted(accounts))} AND Email != null ORDER BY Id"
+            for row in self.salesforce.query_in(
+                "SELECT AccountId, Email, FirstName, LastName FROM Contact WHERE "
+                "AccountId IN {values} AND Email != null ORDER BY Id",
+                sorted(accounts),
             ):
                 contacts.setdefault(row["AccountId"], row)
         return contacts

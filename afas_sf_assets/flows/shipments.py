@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from simple_salesforce.format import quote_soql_value
-
 from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.flows.common import synced
 from afas_sf_assets.flows.rows import AfasDeliveryNote
@@ -24,17 +22,13 @@ def order_key(order_number: str) -> str:
 def _orders(ctx: FlowContext, numbers: list[str]) -> dict[str, dict[str, Any]]:
     """Salesforce orders by AFAS order number: from AFAS (order key) or sent to AFAS (number written back)."""
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(numbers), 100):
-        chunk = numbers[start : start + 100]
-        keys = quote_soql_value([order_key(n) for n in chunk])
-        plain = quote_soql_value(chunk)
-        soql = (
-            "SELECT Id, AccountId, Account.Name, AFAS_Order_Key__c, AFAS_Order_Number__c FROM Order "
-            f"WHERE AFAS_Order_Key__c IN {keys} OR AFAS_Order_Number__c IN {plain}"
-        )
-        for row in ctx.salesforce.iter_query(soql):
-            number = row.get("AFAS_Order_Number__c") or str(row.get("AFAS_Order_Key__c", "")).partition("|")[2]
-            found[str(number)] = row
+    soql = (
+        "SELECT Id, AccountId, Account.Name, AFAS_Order_Key__c, AFAS_Order_Number__c FROM Order "
+        "WHERE AFAS_Order_Key__c IN {keys} OR AFAS_Order_Number__c IN {values}"
+    )
+    for row in ctx.salesforce.query_in(soql, numbers, derived={"keys": order_key}):
+        number = row.get("AFAS_Order_Number__c") or str(row.get("AFAS_Order_Key__c", "")).partition("|")[2]
+        found[str(number)] = row
     return found
 
 

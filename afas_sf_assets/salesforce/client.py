@@ -29,7 +29,6 @@ from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceRefusedRequest,
 )
-from simple_salesforce.format import quote_soql_value
 
 from afas_sf_assets.retrying import RetryPolicy
 from afas_sf_assets.salesforce.auth import Session, obtain_session
@@ -46,13 +45,12 @@ from afas_sf_assets.salesforce.errors import (
     details_from,
 )
 from afas_sf_assets.salesforce.settings import AuthFlow, SalesforceSettings
+from afas_sf_assets.salesforce.soql import CLIENT_HEADER_BYTES, MAX_URI_BYTES, SoqlTooLong, check_statement, in_queries
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COLLECTION_SIZE = 200
-# Salesforce caps a WHERE clause at 4,000 characters; leave room for the field name and IN ( ).
-MAX_WHERE_VALUES_LENGTH = 3_800
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
 # In a Bulk 2.0 CSV an empty cell leaves a field as it is; this clears it, as JSON null does.
 BULK_NULL = "#N/A"
@@ -196,7 +194,13 @@ class SalesforceClient:
     # -- reads ------------------------------------------------------------------------------------
 
     def iter_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
-        """Every record of a SOQL query, page by page (≤ 2,000 a page), without the `attributes` key."""
+        """Every record of a SOQL query, page by page (≤ 2,000 a page), without the `attributes` key. A
+        statement too long for any request is refused before it is sent, naming the limit."""
+        try:
+            check_statement(soql, self.query_budget())
+        except SoqlTooLong as exc:
+            detail = SfErrorDetail("QUERY_TOO_LONG", str(exc))
+            raise SalesforceRequestError("SOQL query not sent", errors=(detail,)) from None
         page = self._call(lambda sf: sf.query(soql, include_deleted=include_deleted), what="SOQL query")
         while True:
             for record in page.get("records", []):
@@ -206,6 +210,26 @@ class SalesforceClient:
                 return
             page = self._call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True), what="SOQL page")
 
+    def query_in(
+        self,
+        template: str,
+        values: Iterable[str],
+        *,
+        derived: Mapping[str, Callable[[str], str]] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of `template` with `{values}` (and each `{name}` of `derived`) an IN list of the
+        values, in as many queries as Salesforce's request limits need (salesforce/soql.py)."""
+        for soql in in_queries(template, values, budget_bytes=self.query_budget(), derived=derived):
+            yield from self.iter_query(soql)
+
+    def query_budget(self) -> int:
+        """The bytes a statement may take, encoded, in a query request: the URI limit less the query path
+        (`queryAll/`, the longer) and the headers sent with it."""
+        sf = self.sf
+        path = urlsplit(sf.base_url).path + "queryAll/?q="
+        headers = sum(len(name) + len(value) + 4 for name, value in sf.headers.items()) + CLIENT_HEADER_BYTES
+        return MAX_URI_BYTES - len(path) - headers
+
     def count(self, soql: str) -> int:
         return int(self._call(lambda sf: sf.query(soql), what="SOQL count")["totalSize"])
 
@@ -213,12 +237,10 @@ class SalesforceClient:
         """Salesforce ids for external id values (case-insensitive, as External ID fields are)."""
         wanted = {str(v).lower(): str(v) for v in values if v not in (None, "")}
         found: dict[str, str] = {}
-        for chunk in _chunks_by_length([quote_soql_value(v) for v in wanted.values()], MAX_WHERE_VALUES_LENGTH):
-            soql = f"SELECT Id, {field} FROM {sobject} WHERE {field} IN ({','.join(chunk)})"
-            for record in self.iter_query(soql):
-                key = str(record.get(field, "")).lower()
-                if key in wanted:
-                    found[wanted[key]] = record["Id"]
+        for record in self.query_in(f"SELECT Id, {field} FROM {sobject} WHERE {field} IN {{values}}", wanted.values()):
+            key = str(record.get(field, "")).lower()
+            if key in wanted:
+                found[wanted[key]] = record["Id"]
         return found
 
     def describe(self, sobject: str) -> dict[str, Any]:
@@ -448,9 +470,9 @@ class SalesforceClient:
 
 
 def _translate(what: str, exc: SimpleSalesforceError) -> SalesforceError:
-    details = details_from(exc.content)
-    url = _strip_query(exc.url)
     status = exc.status
+    details = details_from(exc.content, status)
+    url = _strip_query(exc.url)
     if isinstance(exc, SalesforceRefusedRequest) and any(d.code == "REQUEST_LIMIT_EXCEEDED" for d in details):
         return SalesforceLimitExceeded(
             f"{what}: the org's daily API allocation is spent", status=status, url=url, errors=details
@@ -500,16 +522,3 @@ def _bulk_error(text: str) -> SfErrorDetail:
     if not message:
         message, fields = rest, ""
     return SfErrorDetail(code, message, tuple(f for f in fields.split(",") if f))
-
-
-def _chunks_by_length(items: list[str], limit: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    length = 0
-    for item in items:
-        if chunk and length + len(item) + 1 > limit:
-            yield chunk
-            chunk, length = [], 0
-        chunk.append(item)
-        length += len(item) + 1
-    if chunk:
-        yield chunk

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -80,8 +81,12 @@ class SalesforceBulkJobError(SalesforceError):
         super().__init__(f"{message} (job {job_id}, state {state})")
 
 
-def details_from(content: Any) -> tuple[SfErrorDetail, ...]:
-    """Salesforce's `[{"errorCode","message","fields"}]` (or a collections `errors[]`) as details."""
+def details_from(content: Any, status: int | None = None) -> tuple[SfErrorDetail, ...]:
+    """Salesforce's `[{"errorCode","message","fields"}]` (or a collections `errors[]`) as details; a page of
+    HTML (the front end's `<h1>Bad Message 414</h1><pre>reason: URI Too Long</pre>`) as its text."""
+    if isinstance(content, str) and content.strip():
+        text = " ".join(re.sub(r"<[^>]+>", " ", content).split())[:300]
+        return (SfErrorDetail(f"HTTP_{status}" if status else "UNKNOWN", text),)
     items = content if isinstance(content, list) else [content] if isinstance(content, dict) else []
     out = []
     for item in items:

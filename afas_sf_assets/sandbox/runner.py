@@ -135,6 +135,8 @@ class _Server(threading.Thread):
             # Clients keep idle connections open; shutting down should not wait on them.
             timeout_graceful_shutdown=1,
             access_log=False,
+            # The apps decide what is too large, as the real services do (h11 alone would answer 400).
+            h11_max_incomplete_event_size=1_048_576,
         )
         self.server = uvicorn.Server(config)
         self.start()

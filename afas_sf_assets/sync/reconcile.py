@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from simple_salesforce.format import quote_soql_value
-
 from afas_sf_assets.sync.engine import SyncEngine, record_key
 from afas_sf_assets.sync.flow import Flow, FlowContext
 from afas_sf_assets.sync.report import FlowReport
@@ -67,10 +65,10 @@ def reconcile(engine: SyncEngine, flow: Flow, *, run_id: str, repair: bool = Fal
             by_object.setdefault(prefixes[entry.target_id[:3]], []).append(entry.target_id)
     modified: dict[str, datetime] = {}
     for sobject, ids in by_object.items():
-        for start in range(0, len(ids), 200):
-            quoted = quote_soql_value(ids[start : start + 200])
-            for row in engine.salesforce.iter_query(f"SELECT Id, LastModifiedDate FROM {sobject} WHERE Id IN {quoted}"):
-                modified[row["Id"]] = _parse_salesforce_time(row["LastModifiedDate"])
+        for row in engine.salesforce.query_in(
+            f"SELECT Id, LastModifiedDate FROM {sobject} WHERE Id IN {{values}}", ids
+        ):
+            modified[row["Id"]] = _parse_salesforce_time(row["LastModifiedDate"])
     written = engine.state.last_written(modified)
     for entry in entries:
         if not entry.target_id:

@@ -137,3 +137,34 @@ def test_a_person_without_a_last_name_is_quarantined(fresh_org: Callable[..., Or
     report = org.engine().run(CUSTOMERS, run_id="run")
     (failure,) = [f for f in report.failures if f.key == "99001"]
     assert failure.outcome == "quarantined" and "ContactLastName" in failure.message
+
+
+def test_a_large_batch_of_long_hostile_emails_is_matched_within_salesforces_request_limits(
+    fresh_org: Callable[..., Org],
+) -> None:
+    """At 1,000 debtors one `Email IN (…)` would be a URI of ~100 KB, which Salesforce (and the sandbox)
+    refuses with 414; the look-ups are split to fit and every address is matched."""
+    org = fresh_org()
+    template = dict(org.sandbox.rows("AfasSf_Debtors")[0])
+    domain = "groothandel-verlichting-tuinmeubelen-en-meer.example"  # 80 characters at most, as Email
+    debtors = [
+        {
+            **template,
+            "DebtorId": f"9{n:05d}",
+            "CompanyName": f"Bloemen & Zoon 'Ülrich' {n}",
+            "Email": f"o'brien.{n}@{domain}",
+        }
+        for n in range(1_000)
+    ]
+    org.sandbox.upsert("AfasSf_Debtors", debtors)
+    sf = plain_salesforce(org.sandbox)
+    adopted = debtors[-1]
+    account = sf.Account.create({"Name": "Handmatig aangemaakt"})["id"]
+    contact = sf.Contact.create({"LastName": "Hand", "Email": adopted["Email"].upper(), "AccountId": account})["id"]
+    org.sandbox.sf_reset()
+    report = org.engine().run(CUSTOMERS, run_id="run")
+    assert report.counts["failed"] == 0, report.failures[:3]
+    assert report.counts["matched_by_email"] >= 1
+    assert org.records("Contact", "AFAS_Contact_Key__c")[adopted["DebtorId"]]["Id"] == contact
+    queries = org.sandbox.sf_calls()["by_endpoint"].get("GET query", 0)
+    assert queries >= 2, "the look-up took more than one request"

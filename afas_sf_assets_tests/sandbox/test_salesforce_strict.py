@@ -10,11 +10,15 @@ import io
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotFound
 
+from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.salesforce.errors import SalesforceRequestError
+from afas_sf_assets_tests.conftest import FAST_RETRY
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce, unique
 from afas_sf_assets_tests.sandbox_process import Sandbox
 
@@ -354,6 +358,34 @@ def test_soql_ids_match_in_15_and_18_characters_and_bad_ids_are_refused(sf: Sale
     assert refused(lambda: sf.query("SELECT Id FROM Product2 WHERE Id = 'nope'"))["errorCode"] == (
         "INVALID_QUERY_FILTER_OPERATOR"
     )
+
+
+def test_a_uri_over_16384_bytes_is_414_and_with_its_headers_431(sf: Salesforce, sf_sandbox: Sandbox) -> None:
+    def query_of(uri_bytes: int) -> str:
+        """A statement whose request URI (path and `?q=`, encoded as requests does) is that many bytes."""
+        path = len("/services/data/v62.0/query/?q=")
+        soql = "SELECT Id FROM Account WHERE Name IN ('x')"
+        while path + len(quote_plus(soql)) + 20 <= uri_bytes:
+            soql = soql[:-1] + f",'{len(soql):010d}')"  # 16 bytes encoded per value
+        return soql[:-2] + "x" * (uri_bytes - path - len(quote_plus(soql))) + "')"
+
+    with pytest.raises(SalesforceError) as too_long:
+        sf.query(query_of(16_385))
+    assert too_long.value.status == 414 and "URI Too Long" in str(too_long.value.content)
+    with pytest.raises(SalesforceError) as too_large:
+        sf.query(query_of(16_384 - 200))  # fits alone, not with the session's headers
+    assert too_large.value.status == 431
+    assert sf.query(query_of(12_000))["totalSize"] == 0, "well within the limits"
+    with SalesforceClient(sf_sandbox.sf_settings(), retry=FAST_RETRY) as client:
+        with pytest.raises(SalesforceRequestError, match=r"QUERY_TOO_LONG: .*16,384"):
+            list(client.iter_query(query_of(16_385)))  # refused before it is sent
+    assert len(quote_plus(query_of(16_385))) + len("/services/data/v62.0/query/?q=") == 16_385
+
+
+def test_a_string_in_a_where_clause_is_at_most_4000_characters(sf: Salesforce) -> None:
+    error = refused(lambda: sf.query(f"SELECT Id FROM Account WHERE Name = '{'x' * 4_001}'"))
+    assert error["errorCode"] == "MALFORMED_QUERY" and "4000" in error["message"]
+    assert sf.query(f"SELECT Id FROM Account WHERE Name = '{'x' * 4_000}'")["totalSize"] == 0
 
 
 def test_content_document_links_need_a_filter_on_a_document_or_entity(sf: Salesforce) -> None:

@@ -22,7 +22,7 @@ import jwt
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from afas_sf_assets.salesforce.schema import OrgFeature
@@ -93,7 +93,10 @@ class SalesforceSandboxApp:
         self.bulk = BulkJobs(self.org)
         self.cursors: dict[str, tuple[str, tuple[str, ...], list[str], bool]] = {}
 
-    def build(self) -> Starlette:
+    def build(self) -> RequestSizeLimit:
+        return RequestSizeLimit(self._routes())
+
+    def _routes(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/_sandbox/health", self.health),
@@ -703,3 +706,32 @@ def _substitute(text: str, references: dict[str, Any]) -> str:
         return str(value)
 
     return re.sub(r"@\{([^}]+)\}", lookup, text)
+
+
+MAX_URI_BYTES = 16_384
+
+
+class RequestSizeLimit:
+    """Salesforce's front end: a request URI over 16,384 bytes is refused with 414, a URI and headers over
+    that with 431, in its HTML, before the API sees them."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            uri = len(scope.get("raw_path") or scope["path"].encode()) + 1 + len(scope.get("query_string", b""))
+            headers = sum(len(name) + len(value) + 4 for name, value in scope.get("headers", []))
+            refusal = (
+                (414, "URI Too Long")
+                if uri > MAX_URI_BYTES
+                else (431, "Request Header Fields Too Large")
+                if uri + headers > MAX_URI_BYTES
+                else None
+            )
+            if refusal:
+                status, reason = refusal
+                body = f"<h1>Bad Message {status}</h1><pre>reason: {reason}</pre>"
+                await HTMLResponse(body, status_code=status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

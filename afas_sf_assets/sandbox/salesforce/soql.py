@@ -52,7 +52,14 @@ class Token:
     value: Any = None
 
 
+# Salesforce's own limits on a statement and on each string in its WHERE clause.
+MAX_STATEMENT_CHARS = 100_000
+MAX_STRING_CHARS = 4_000
+
+
 def tokenize(text: str) -> list[Token]:
+    if len(text) > MAX_STATEMENT_CHARS:
+        raise MalformedQuery(f"SOQL statements cannot be longer than {MAX_STATEMENT_CHARS} characters")
     tokens, position = [], 0
     text = text.strip()
     while position < len(text):
@@ -66,6 +73,8 @@ def tokenize(text: str) -> list[Token]:
         try:
             if kind == "string":
                 value = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), raw[1:-1])
+                if len(value) > MAX_STRING_CHARS:
+                    raise MalformedQuery(f"a string in a WHERE clause is limited to {MAX_STRING_CHARS} characters")
             elif kind == "number":
                 value = float(raw) if "." in raw else int(raw)
             elif kind == "date":
