@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dagster as dg
-from pydantic import Field, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError
 
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.settings import AfasSettings, EnvironmentType
@@ -17,6 +18,7 @@ from afas_sf_assets.salesforce.settings import AuthFlow, SalesforceSettings
 from afas_sf_assets.sync.state import State
 
 T = TypeVar("T")
+C = TypeVar("C", AfasClient, SalesforceClient)
 
 
 def checked(build: Callable[[], T], system: str) -> T:
@@ -30,7 +32,31 @@ def checked(build: Callable[[], T], system: str) -> T:
         ) from None
 
 
-class AfasResource(dg.ConfigurableResource):
+class RunScopedClient(dg.ConfigurableResource):
+    """A client shared by the steps of one run, closed when the run ends: one login, one connection pool
+    and one describe of each object per run however many flows it materialises. Outside a run (a sensor,
+    the wizard) each `client()` is a fresh client, closed by its `with`."""
+
+    _run_client: Any = PrivateAttr(default=None)
+    _in_run: bool = PrivateAttr(default=False)
+
+    def _scoped(self, new_client: Callable[[], C]) -> AbstractContextManager[C]:
+        if not self._in_run:
+            return new_client()
+        if self._run_client is None:
+            self._run_client = new_client()
+        return nullcontext(self._run_client)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._in_run = True
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_client is not None:
+            self._run_client.close()
+        self._run_client, self._in_run = None, False
+
+
+class AfasResource(RunScopedClient):
     """An AFAS Profit environment. Give `base_url`, or `environment` with `environment_type`."""
 
     token: str | None = Field(default=None, description="App Connector token: 64 hex, the <token> XML, or base64")
@@ -55,11 +81,11 @@ class AfasResource(dg.ConfigurableResource):
             page_size=self.page_size,
         )
 
-    def client(self) -> AfasClient:
-        return AfasClient(checked(self.settings, "AFAS"))
+    def client(self) -> AbstractContextManager[AfasClient]:
+        return self._scoped(lambda: AfasClient(checked(self.settings, "AFAS")))
 
 
-class SalesforceResource(dg.ConfigurableResource):
+class SalesforceResource(RunScopedClient):
     """A Salesforce org, logged in with the configured OAuth flow."""
 
     auth: str = AuthFlow.CLIENT_CREDENTIALS.value
@@ -95,8 +121,8 @@ class SalesforceResource(dg.ConfigurableResource):
             bulk_poll_seconds=self.bulk_poll_seconds,
         )
 
-    def client(self) -> SalesforceClient:
-        return SalesforceClient(checked(self.settings, "Salesforce"))
+    def client(self) -> AbstractContextManager[SalesforceClient]:
+        return self._scoped(lambda: SalesforceClient(checked(self.settings, "Salesforce")))
 
 
 class StateResource(dg.ConfigurableResource):

@@ -35,9 +35,17 @@ def _person_record_type(ctx: FlowContext) -> str:
 
 
 def _ensure_default_account(ctx: FlowContext) -> None:
+    """The account persons hang under in an org without Person Accounts: written only when it is missing
+    (never made, or deleted in Salesforce) or renamed in the mapping, so an unchanged run writes nothing."""
     if ctx.dry_run or "default_account" in ctx.cache:
         return
     name = ctx.mapping.options.get("default_person_account", "AFAS particulieren")
+    existing = list(
+        ctx.salesforce.iter_query(f"SELECT Id, Name FROM Account WHERE AFAS_Debtor_Id__c = '{DEFAULT_ACCOUNT_KEY}'")
+    )
+    if existing and existing[0]["Name"] == name:
+        ctx.cache["default_account"] = existing[0]["Id"]
+        return
     outcome = ctx.salesforce.upsert(
         "Account", "AFAS_Debtor_Id__c", [{"AFAS_Debtor_Id__c": DEFAULT_ACCOUNT_KEY, "Name": name}]
     )[0]

@@ -17,7 +17,7 @@ from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.definitions import ALL_ASSETS, build_resources, defs
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
 from afas_sf_assets.defs.salesforce_assets import flow_pool
-from afas_sf_assets.headless import ensure_dagster_home
+from afas_sf_assets.headless import ensure_dagster_home, sync
 from afas_sf_assets_tests.conftest import Org
 
 
@@ -277,3 +277,19 @@ def test_two_syncs_of_one_flow_started_at_once_take_turns(org_env: Org, tmp_path
     assert created == [0, len(org_env.sandbox.rows("AfasSf_Items"))], outputs
     codes = [r["AFAS_Item_Code__c"] for r in org_env.sandbox.sf_records("Product2") if r.get("AFAS_Item_Code__c")]
     assert len(codes) == len(set(codes))
+
+
+def test_an_unchanged_run_of_every_flow_logs_in_once_describes_each_object_once_and_writes_nothing(
+    org_env: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    assert sync().success
+    person = next(d for d in org_env.sandbox.rows("AfasSf_Debtors") if not d["CompanyName"])
+    org_env.sandbox.upsert("AfasSf_Debtors", [{"DebtorId": person["DebtorId"], "Phone": "06-12345678"}])
+    assert sync().success  # the person changed: the default account it hangs under did not
+    org_env.sandbox.sf_reset()
+    assert sync().success
+    calls = org_env.sandbox.sf_calls()["by_endpoint"]
+    assert calls.get("login") == 1, calls
+    assert all(count == 1 for name, count in calls.items() if name.startswith("describe")), calls
+    assert org_env.writes() == {}, "an unchanged run writes nothing"

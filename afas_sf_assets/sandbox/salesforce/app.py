@@ -175,6 +175,7 @@ class SalesforceSandboxApp:
         }
 
     async def oauth_token(self, request: Request) -> Response:
+        self.store.next_number("calls:login", 1)
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
         app = self.store.get_meta("connected_app")
         user = self.store.get_meta("user")
@@ -211,6 +212,7 @@ class SalesforceSandboxApp:
         return JSONResponse({"error": "unsupported_grant_type", "error_description": "grant type not supported"}, 400)
 
     async def soap_login(self, request: Request) -> Response:
+        self.store.next_number("calls:login", 1)
         text = (await request.body()).decode()
         user = self.store.get_meta("user")
         username = re.search(r"<\w+:username>(.*?)</\w+:username>", text, re.S)
@@ -295,6 +297,10 @@ class SalesforceSandboxApp:
                 raise _error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", 403)
             self.store.next_number("api_used", 1)
             self.store.next_number(f"calls:{request.method} {rest.split('/')[1] if rest != '/' else ''}", 1)
+            if rest == "/sobjects" or rest.endswith("/describe"):
+                # Apart as well, by object: what a run spends on learning the org's shape.
+                described = rest.split("/")[2] if rest != "/sobjects" else "(global)"
+                self.store.next_number(f"calls:describe {described}", 1)
             await self._faults(request)
             raw = await request.body()
             content_type = request.headers.get("content-type", "")
