@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from afas_sf_assets.afas.errors import AfasError
+from afas_sf_assets.afas.models import FileDownload
 from afas_sf_assets.flows.common import reference_table, synced
 from afas_sf_assets.flows.rows import AfasItem, AfasItemGroup, AfasItemRelation
 from afas_sf_assets.sync.flow import Flow, FlowContext, Work
@@ -116,6 +118,23 @@ def variation_structure(ctx: FlowContext, works: list[Work]) -> None:
                 work.waiting_for = f"configurable item {parent} is not in Salesforce yet"
 
 
+def _download_images(ctx: FlowContext, works: list[Work]) -> list[FileDownload | AfasError]:
+    """Each product's image, or why it could not be read, in order: as many downloads at once as the AFAS
+    client lets through (AFAS takes 8 calls in flight per token), since at WAN latency one at a time
+    made the images most of a first products sync."""
+
+    def download(work: Work) -> FileDownload | AfasError:
+        try:
+            return ctx.afas.get_image(work.row["ImageId"])
+        except AfasError as exc:
+            return exc
+
+    if len(works) < 2:
+        return [download(work) for work in works]
+    with ThreadPoolExecutor(max_workers=ctx.afas.settings.max_in_flight) as pool:
+        return list(pool.map(download, works))
+
+
 def sync_images(ctx: FlowContext, written: list[Work]) -> None:
     """A changed image becomes a new ContentVersion of the product's document; an unchanged one costs nothing."""
     with_image = [w for w in written if w.row.get("ImageId")]
@@ -134,19 +153,12 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
     version_keys = {work.key: f"{work.key}|{identity}"[:80] for work, identity in todo}
     uploaded = ctx.existing_ids("ContentVersion", "AFAS_Image_Key__c", version_keys.values())
     records, sending = [], []
-    for work, identity in todo:
-        if version_keys[work.key].lower() in uploaded:
-            continue
-        try:
-            image = ctx.afas.get_image(work.row["ImageId"])
-        except AfasError as exc:
+    due = [(work, identity) for work, identity in todo if version_keys[work.key].lower() not in uploaded]
+    for (work, identity), image in zip(due, _download_images(ctx, [w for w, _ in due]), strict=True):
+        if isinstance(image, AfasError):
             # This product's image stays due; the others go on.
-            ctx.child_failed(
-                work.key,
-                Failure(
-                    work.key, "partial", f"AFAS_{exc.status or type(exc).__name__}", "image", f"image download: {exc}"
-                ),
-            )
+            code = f"AFAS_{image.status or type(image).__name__}"
+            ctx.child_failed(work.key, Failure(work.key, "partial", code, "image", f"image download: {image}"))
             continue
         extension = _EXTENSIONS.get(image.mimetype or "", "bin")
         record: dict[str, Any] = {

@@ -229,6 +229,15 @@ def test_image_is_resent_only_when_it_changed(fresh_org: Callable[..., Org]) -> 
     assert engine.run(PRODUCTS, run_id="run-3").counts.get("images") is None
 
 
+def test_images_are_downloaded_several_at_a_time_within_afass_limit(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    org.sandbox.set_faults(latency_ms=50)  # downloads overlap only when they take time
+    org.sandbox.control.delete("calls")
+    report = org.engine().run(PRODUCTS, run_id="run")
+    assert report.counts["images"] == sum(1 for i in org.sandbox.rows("AfasSf_Items") if i["ImageId"])
+    assert 4 <= org.sandbox.calls()["max_in_flight"] <= 8, "several at once, never more than AFAS's 8"
+
+
 def test_items_gone_from_afas_are_deactivated_by_a_full_run(fresh_org: Callable[..., Org]) -> None:
     org = fresh_org()
     engine = org.engine()
