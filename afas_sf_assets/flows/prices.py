@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from afas_sf_assets.afas.filters import Condition, Operator, Where
@@ -44,6 +45,29 @@ def _ensure_price_books(ctx: FlowContext, groups: set[str]) -> None:
     ctx.count("price_books", sum(o.success for o in outcomes))
 
 
+# Items without a standard entry beyond which the standard group's prices are read whole, once a run:
+# looked up by item, 40-odd fit in one request, so a first run would cost a call per 40 items.
+LOOK_UP_AT_MOST = 100
+
+
+def _standard_prices(ctx: FlowContext, group: str, items: list[str]) -> Mapping[tuple[str, str], dict[str, Any]]:
+    """The standard price group's rows for these items, by item and currency."""
+    if not items:
+        return {}
+    if "standard_prices" in ctx.cache:
+        return ctx.cache["standard_prices"]  # type: ignore[no-any-return]
+    standard = Where.all(Condition("PriceGroup", Operator.EQ, group))
+    few = len(items) <= LOOK_UP_AT_MOST
+    where = standard.and_(Where.any_of("ItemCode", items)) if few else standard
+    found = {
+        (str(row["ItemCode"]), str(row["CurrencyId"])): row
+        for row in ctx.afas.iter_rows(ctx.mapping.source.connector, key=ctx.mapping.source.key, where=where)
+    }
+    if not few:
+        ctx.cache["standard_prices"] = found
+    return found
+
+
 def price_book_entries(ctx: FlowContext, works: list[Work]) -> None:
     """Group entries wait for their product and price group; standard entries are added in front."""
     groups = reference_table(ctx, "AfasSf_PriceGroups", "PriceGroup")
@@ -60,11 +84,7 @@ def price_book_entries(ctx: FlowContext, works: list[Work]) -> None:
             if standard_key(str(w.row["ItemCode"]), str(w.row["CurrencyId"])) not in standards
         }
     )
-    standard_prices: dict[tuple[str, str], dict[str, Any]] = {}
-    if lacking:
-        where = Where.all(Condition("PriceGroup", Operator.EQ, standard_group)).and_(Where.any_of("ItemCode", lacking))
-        for row in ctx.afas.iter_rows(ctx.mapping.source.connector, key=ctx.mapping.source.key, where=where):
-            standard_prices[(str(row["ItemCode"]), str(row["CurrencyId"]))] = row
+    standard_prices = _standard_prices(ctx, standard_group, lacking)
     added: dict[str, Work] = {}
     for work in list(works):
         assert work.record is not None
