@@ -49,7 +49,8 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             ca_bundle=env("SF_CA_BUNDLE"),
             api_version=env("SF_API_VERSION", "62.0"),
             bulk_threshold=int(env("SF_BULK_THRESHOLD", "2000")),
-            bulk_poll_seconds=float(env("SF_BULK_POLL_SECONDS", "2")),
+            bulk_poll_seconds=float(env("SF_BULK_POLL_SECONDS", "0.25")),
+            bulk_timeout_seconds=float(env("SF_BULK_TIMEOUT_SECONDS", "3600")),
         ),
         "state": StateResource(
             url=env("AFAS_SF_STATE_URL"),

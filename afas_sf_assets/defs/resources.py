@@ -101,7 +101,8 @@ class SalesforceResource(RunScopedClient):
     ca_bundle: str | None = None
     api_version: str = "62.0"
     bulk_threshold: int = 2000
-    bulk_poll_seconds: float = 2.0
+    bulk_poll_seconds: float = 0.25
+    bulk_timeout_seconds: float = 3600.0
 
     def settings(self) -> SalesforceSettings:
         return SalesforceSettings(
@@ -119,6 +120,7 @@ class SalesforceResource(RunScopedClient):
             api_version=self.api_version,
             bulk_threshold=self.bulk_threshold,
             bulk_poll_seconds=self.bulk_poll_seconds,
+            bulk_timeout_seconds=self.bulk_timeout_seconds,
         )
 
     def client(self) -> AbstractContextManager[SalesforceClient]:

@@ -27,6 +27,7 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
+    SalesforceOperationError,
     SalesforceRefusedRequest,
 )
 
@@ -178,6 +179,10 @@ class SalesforceClient:
                 continue
             except SimpleSalesforceError as exc:
                 error = _translate(what, exc)
+            except SalesforceOperationError as exc:
+                # A bulk job that failed, or did not finish by SF_BULK_TIMEOUT_SECONDS: not retried, as a
+                # new job would do the same work again.
+                raise SalesforceBulkJobError(f"{what}: {exc}") from None
             except requests.RequestException as exc:
                 error = SalesforceConnectionError(f"{what}: no answer from Salesforce ({type(exc).__name__})")
                 if not idempotent and not isinstance(exc, requests.ConnectionError):
@@ -383,10 +388,11 @@ class SalesforceClient:
 
         # The bulk handler is taken from the session each attempt, so a renewed login reaches it too.
         def run(sf: Salesforce) -> list[dict[str, Any]]:
-            # simple-salesforce aborts the job itself when anything fails before it completes.
-            return getattr(sf.bulk2, sobject).upsert(
-                records=rows, external_id_field=field, wait=self.settings.bulk_poll_seconds
-            )
+            handler = getattr(sf.bulk2, sobject)
+            # simple-salesforce polls first after `wait`, then ever less often up to every 2 s, and gives up
+            # at its deadline (24 hours unless told); it aborts the job itself when anything fails.
+            handler._client.DEFAULT_WAIT_TIMEOUT_SECONDS = self.settings.bulk_timeout_seconds
+            return handler.upsert(records=rows, external_id_field=field, wait=self.settings.bulk_poll_seconds)
 
         jobs = self._call(run, what=f"bulk upsert {len(records)} {sobject}")
         by_key: dict[str, UpsertOutcome] = {}

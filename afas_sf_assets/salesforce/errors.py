@@ -75,10 +75,11 @@ class SalesforceSchemaError(SalesforceError):
 class SalesforceBulkJobError(SalesforceError):
     """A Bulk API 2.0 job failed as a whole, was aborted, or did not finish in time."""
 
-    def __init__(self, message: str, *, job_id: str, state: str | None = None) -> None:
+    def __init__(self, message: str, *, job_id: str | None = None, state: str | None = None) -> None:
         self.job_id = job_id
         self.state = state
-        super().__init__(f"{message} (job {job_id}, state {state})")
+        known = ", ".join(part for part in (job_id and f"job {job_id}", state and f"state {state}") if part)
+        super().__init__(f"{message} ({known})" if known else message)
 
 
 def details_from(content: Any, status: int | None = None) -> tuple[SfErrorDetail, ...]:

@@ -41,7 +41,7 @@ class SalesforceSettings(BaseSettings):
     api_version: str = Field(default="62.0", pattern=r"^\d+\.\d$")
     timeout: float = 120.0
     bulk_threshold: int = Field(default=2000, ge=1)
-    bulk_poll_seconds: float = Field(default=2.0, gt=0)
+    bulk_poll_seconds: float = Field(default=0.25, gt=0)
     bulk_timeout_seconds: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")

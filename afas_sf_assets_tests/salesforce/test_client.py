@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from afas_sf_assets.retrying import RetryPolicy
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.salesforce.errors import (
     SalesforceAuthError,
+    SalesforceBulkJobError,
     SalesforceConnectionError,
     SalesforceLimitExceeded,
     SalesforceRequestError,
@@ -52,6 +55,20 @@ def test_bulk_path_above_the_threshold(sf_sandbox: Sandbox) -> None:
     assert all(o.id and o.id.startswith("01t") for o in outcomes if o.success)
     calls = sf_sandbox.sf_calls()["by_endpoint"]
     assert "PATCH composite" not in calls and calls.get("POST jobs") == 1
+
+
+def test_a_bulk_job_is_polled_soon_then_less_often_and_given_up_at_the_deadline(sf_sandbox: Sandbox) -> None:
+    settings = sf_sandbox.sf_settings(bulk_threshold=1, bulk_poll_seconds=0.05, bulk_timeout_seconds=1.5)
+    with SalesforceClient(settings, retry=FAST_RETRY) as client:
+        started = time.monotonic()
+        client.upsert("Product2", "AFAS_Item_Code__c", products(3))
+        assert time.monotonic() - started < 1.5, "a quick job is seen done within a fraction of a second"
+        sf_sandbox.sf_put("faults", {"bulk_job_seconds": 4})
+        sf_sandbox.sf_control.delete("calls")
+        with pytest.raises(SalesforceBulkJobError, match="timeout"):
+            client.upsert("Product2", "AFAS_Item_Code__c", products(3))
+    polls = sf_sandbox.sf_calls()["by_endpoint"]["GET jobs"]
+    assert 3 <= polls <= 15, "polled soon, then less often, not every 50 ms for 1.5 s"
 
 
 def test_locked_rows_are_retried_until_they_go_through(salesforce: SalesforceClient, sf_sandbox: Sandbox) -> None:
