@@ -74,6 +74,14 @@ concurrency:
 run_queue:
   dequeue_interval_seconds: 1
 """
+# Dagster's runs, events and schedules in PostgreSQL instead of SQLite under DAGSTER_HOME: one setting,
+# read by Dagster from the environment, so the password is never in the file.
+DAGSTER_POSTGRES_URL = "AFAS_SF_DAGSTER_POSTGRES_URL"
+POSTGRES_STORAGE = f"""storage:
+  postgres:
+    postgres_url:
+      env: {DAGSTER_POSTGRES_URL}
+"""
 # What earlier versions wrote, without the mark.
 _EARLIER_SETTINGS = (
     "telemetry:\n  enabled: false\n"
@@ -86,9 +94,10 @@ def ensure_dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     current = settings.read_text() if settings.exists() else ""
+    wanted = INSTANCE_SETTINGS + (POSTGRES_STORAGE if os.environ.get(DAGSTER_POSTGRES_URL) else "")
     ours = not current or current == _EARLIER_SETTINGS or current.startswith(INSTANCE_MARK)
-    if ours and current != INSTANCE_SETTINGS:
-        settings.write_text(INSTANCE_SETTINGS)
+    if ours and current != wanted:
+        settings.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

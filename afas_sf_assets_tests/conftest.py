@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.retrying import RetryPolicy
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.sync.engine import SyncEngine
-from afas_sf_assets.sync.state import State
+from afas_sf_assets.sync.state import State, metadata
 from afas_sf_assets_tests.sandbox_process import Sandbox, running_sandbox
 
 # Retries in tests wait milliseconds, not seconds; the policy's table is tested on its own.
@@ -113,3 +115,26 @@ def fresh_org(tmp_path: Path) -> Iterator[Callable[..., Org]]:
     for org in started:
         org.close()
         org.context.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+POSTGRES_URL = os.environ.get("AFAS_SF_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The PostgreSQL database named by AFAS_SF_TEST_POSTGRES_URL (`.ci/run` starts a server and sets it),
+    its ledger tables emptied; the test is skipped, saying why, when none is given."""
+    if not POSTGRES_URL:
+        pytest.skip("AFAS_SF_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
+    engine = sa.create_engine(POSTGRES_URL)
+    metadata.drop_all(engine)
+    engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh state database: a SQLite file, and the PostgreSQL one when a server is given."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))

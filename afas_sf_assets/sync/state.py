@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from afas_sf_assets.privacy import mask
@@ -140,6 +141,17 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert, or replace the row with the same primary key: one statement per row set, so two writers of
+    one key (a retried run and a sensor's, two flows sharing a record) never meet a duplicate-key error."""
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name](table)
+    keys = [column.name for column in table.primary_key.columns]
+    statement = insert.on_conflict_do_update(
+        index_elements=keys, set_={c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+    )
+    conn.execute(statement, rows)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -222,14 +234,7 @@ class State:
         if not rows:
             return
         with self.engine.begin() as conn:
-            keys = [r["record_key"] for r in rows]
-            for start in range(0, len(keys), 500):
-                conn.execute(
-                    sa.delete(sync_records).where(
-                        sync_records.c.flow == flow, sync_records.c.record_key.in_(keys[start : start + 500])
-                    )
-                )
-            conn.execute(sa.insert(sync_records), rows)
+            _upsert(conn, sync_records, rows)
 
     def last_written(self, target_ids: Iterable[str]) -> dict[str, datetime]:
         """When the project last wrote each Salesforce record, over all flows (stock also writes products)."""
@@ -261,8 +266,7 @@ class State:
 
     def set_mark(self, flow: str, value: str | None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(sa.delete(sync_marks).where(sync_marks.c.flow == flow))
-            conn.execute(sa.insert(sync_marks).values(flow=flow, high_water=value, updated_at=_now()))
+            _upsert(conn, sync_marks, [{"flow": flow, "high_water": value, "updated_at": _now()}])
 
     def reset(self, flow: str) -> None:
         with self.engine.begin() as conn:

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.definitions import ALL_ASSETS, build_resources, defs
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
 from afas_sf_assets.defs.salesforce_assets import flow_pool
 from afas_sf_assets.headless import ensure_dagster_home, sync
+from afas_sf_assets.sync.state import State
 from afas_sf_assets_tests.conftest import Org
 
 
@@ -293,3 +295,24 @@ def test_an_unchanged_run_of_every_flow_logs_in_once_describes_each_object_once_
     assert calls.get("login") == 1, calls
     assert all(count == 1 for name, count in calls.items() if name.startswith("describe")), calls
     assert org_env.writes() == {}, "an unchanged run writes nothing"
+
+
+def test_a_sync_with_the_ledger_and_dagsters_storage_on_postgresql(
+    org_env: Org, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "dagster"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("AFAS_SF_STATE_URL", postgres_url)
+    # Dagster's own storage speaks psycopg2 (SQLAlchemy 2.1 would pick psycopg 3); one database serves both.
+    dagster_url = sa.make_url(postgres_url).set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    monkeypatch.setenv("AFAS_SF_DAGSTER_POSTGRES_URL", dagster_url)
+    assert sync().success
+    org_env.sandbox.sf_reset()
+    again = sync()
+    assert again.success and org_env.writes() == {}, "the ledger in PostgreSQL knows what was sent"
+    assert State(postgres_url).counts("products") == {"synced": len(org_env.sandbox.rows("AfasSf_Items"))}
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert instance.get_run_by_id(again.run_id) is not None
+    assert "postgres" in (home / "dagster.yaml").read_text() and "afas_sf:" not in (home / "dagster.yaml").read_text()
+    assert not (home / "history").exists(), "nothing of Dagster's in SQLite"

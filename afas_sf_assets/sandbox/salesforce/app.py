@@ -284,6 +284,12 @@ class SalesforceSandboxApp:
         if faults.get("error_rate_5xx") and random.random() < float(faults["error_rate_5xx"]):
             raise _error("SERVER_UNAVAILABLE", "Server unavailable", 503)
 
+    async def _record_latency(self, rest: str, body: Any) -> None:
+        """The WAN model's server time per record of an sObject Collections call (`latency_per_record_ms`)."""
+        per_record = float(self.store.get_meta("faults", {}).get("latency_per_record_ms", 0))
+        if per_record and rest.startswith("/composite/sobjects") and isinstance(body, dict):
+            await asyncio.sleep(per_record * len(body.get("records") or []) / 1000)
+
     async def data(self, request: Request) -> Response:
         path = "/" + request.path_params["path"].rstrip("/")
         match = re.match(r"^/v(\d+\.\d+)(/.*)?$", path)
@@ -311,6 +317,7 @@ class SalesforceSandboxApp:
             else:
                 body = None
             query = {k: v[-1] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
+            await self._record_latency(rest, body)
             status, payload, media = await run_in_threadpool(
                 self.handle, request.method, rest, query, body, dict(request.headers)
             )

@@ -162,6 +162,10 @@ class BulkJobs:
             self._finish(job_id, "Failed", "InvalidBatch : Empty CSV", started)
             return
         header, body_rows = rows[0], rows[1:]
+        # The WAN model's server time per record of a bulk job (`bulk_latency_per_record_ms`).
+        time.sleep(
+            float(self.store.get_meta("faults", {}).get("bulk_latency_per_record_ms", 0)) * len(body_rows) / 1000
+        )
         obj = self.org.sobject(info["object"])
         for column in header:
             base = column.split(".")[0]
