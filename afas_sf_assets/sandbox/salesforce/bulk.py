@@ -196,6 +196,7 @@ class BulkJobs:
                 else:
                     message = "MULTIPLE_RECORDS_FOUND:more than one record found for external id field --"
                 fail_writer.writerow(["", message, *row])
+            time.sleep(0)  # the requests beside a long job get their turn at the store between its records
         info = self.get(job_id)
         info["numberRecordsProcessed"] = processed
         info["numberRecordsFailed"] = failed

@@ -45,6 +45,12 @@ class SfStore:
             self._local.conn = conn
         return conn
 
+    def write(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """A write outside a transaction. All writers of this process take the one lock, so a long bulk job
+        and the requests beside it take turns instead of meeting SQLite's busy timeout."""
+        with self.lock:
+            return self.conn().execute(sql, params)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One transaction; nested inside another (composite subrequests) it becomes a savepoint."""
@@ -143,28 +149,27 @@ class SfStore:
         return json.loads(row[0]) if row else default
 
     def set_meta(self, name: str, value: Any) -> None:
-        self.conn().execute(
+        self.write(
             "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (name, json.dumps(value)),
         )
 
     def next_number(self, name: str, start: int) -> int:
-        return (
-            self.conn()
-            .execute(
-                "INSERT INTO counters (name, value) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
-                (name, start),
+        with self.lock:  # the returned row is read before the write ends
+            return int(
+                self.write(
+                    "INSERT INTO counters (name, value) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+                    (name, start),
+                ).fetchone()[0]
             )
-            .fetchone()[0]
-        )
 
     def counter(self, name: str) -> int:
         row = self.conn().execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
         return row[0] if row else 0
 
     def set_counter(self, name: str, value: int) -> None:
-        self.conn().execute(
+        self.write(
             "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (name, value),
         )
@@ -174,26 +179,24 @@ class SfStore:
         return {name[len(prefix) :]: value for name, value in rows}
 
     def reset_counters(self, prefix: str) -> None:
-        self.conn().execute("DELETE FROM counters WHERE name LIKE ?", (prefix + "%",))
+        self.write("DELETE FROM counters WHERE name LIKE ?", (prefix + "%",))
 
     # -- sessions ---------------------------------------------------------------------------------
 
     def add_session(self, token: str, issued: float, username: str) -> None:
-        self.conn().execute(
-            "INSERT INTO sessions (token, issued, username) VALUES (?, ?, ?)", (token, issued, username)
-        )
+        self.write("INSERT INTO sessions (token, issued, username) VALUES (?, ?, ?)", (token, issued, username))
 
     def session_issued(self, token: str) -> float | None:
         row = self.conn().execute("SELECT issued FROM sessions WHERE token = ?", (token,)).fetchone()
         return row[0] if row else None
 
     def expire_sessions(self) -> None:
-        self.conn().execute("DELETE FROM sessions")
+        self.write("DELETE FROM sessions")
 
     # -- bulk jobs --------------------------------------------------------------------------------
 
     def save_job(self, job_id: str, info: dict[str, Any]) -> None:
-        self.conn().execute(
+        self.write(
             "INSERT INTO jobs (id, info) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET info = excluded.info",
             (job_id, json.dumps(info)),
         )
@@ -206,16 +209,16 @@ class SfStore:
         return [json.loads(info) for (info,) in self.conn().execute("SELECT info FROM jobs ORDER BY rowid")]
 
     def append_job_data(self, job_id: str, data: str) -> None:
-        self.conn().execute("UPDATE jobs SET data = data || ? WHERE id = ?", (data, job_id))
+        self.write("UPDATE jobs SET data = data || ? WHERE id = ?", (data, job_id))
 
     def job_data(self, job_id: str) -> str:
         return self.conn().execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
 
     def save_job_results(self, job_id: str, results: dict[str, str]) -> None:
-        self.conn().execute("UPDATE jobs SET results = ? WHERE id = ?", (json.dumps(results), job_id))
+        self.write("UPDATE jobs SET results = ? WHERE id = ?", (json.dumps(results), job_id))
 
     def job_results(self, job_id: str) -> dict[str, str]:
         return json.loads(self.conn().execute("SELECT results FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
 
     def delete_job(self, job_id: str) -> None:
-        self.conn().execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        self.write("DELETE FROM jobs WHERE id = ?", (job_id,))
