@@ -2,6 +2,7 @@
 at random moments, each ending with one normal run and compared record by record with a fault-free world.
 
     .venv/bin/python -m benchmarks.fault_suite [--size medium] [--kills 12] [--faults all|none|NAME …]
+        [--kill-window MIN MAX]
 
 Prints one line per scenario: lost, duplicated, differing and extra records against the fault-free world,
 the runs it took, and the seconds. Each scenario starts its own sandboxes (same seed, same AFAS data).
@@ -62,7 +63,9 @@ def under_fault(name: str, size: str, seed: int, root: Path, expected: Snapshot)
     )
 
 
-def under_kills(kills: int, size: str, seed: int, root: Path, expected: Snapshot) -> str:
+def under_kills(
+    kills: int, size: str, seed: int, root: Path, expected: Snapshot, window: tuple[float, float] = (2.0, 20.0)
+) -> str:
     started = time.monotonic()
     rng = random.Random(seed)
     with running_sandbox(root / "kills", "--size", size, "--seed", str(seed)) as box:
@@ -78,7 +81,7 @@ def under_kills(kills: int, size: str, seed: int, root: Path, expected: Snapshot
         while killed < kills:
             process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                process.wait(timeout=rng.uniform(2.0, 20.0))
+                process.wait(timeout=rng.uniform(*window))
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
@@ -101,6 +104,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--kills", type=int, default=12)
     parser.add_argument("--faults", nargs="+", default=["all"], help="matrix entries, 'all' or 'none'")
+    parser.add_argument(
+        "--kill-window",
+        nargs=2,
+        type=float,
+        default=(2.0, 20.0),
+        metavar=("MIN", "MAX"),
+        help="seconds into a sync at which it is killed, drawn between these (large: well into the run)",
+    )
     args = parser.parse_args()
     names = list(MATRIX) if args.faults == ["all"] else [] if args.faults == ["none"] else args.faults
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +123,7 @@ def main() -> None:
         for name in names:
             print(under_fault(name, args.size, args.seed, root, expected), flush=True)
         if args.kills:
-            print(under_kills(args.kills, args.size, args.seed, root, expected), flush=True)
+            print(under_kills(args.kills, args.size, args.seed, root, expected, args.kill_window), flush=True)
 
 
 if __name__ == "__main__":
