@@ -307,9 +307,8 @@ class Org:
             if obj.name == "Account" and record.get("PersonContactId"):
                 self.store.mark_deleted(record["PersonContactId"])
             if obj.name == "Order":
-                for item in list(self.store.iter_records("OrderItem")):
-                    if item["OrderId"] == record["Id"]:
-                        self.store.mark_deleted(item["Id"])
+                for item in self.store.children("OrderItem", "OrderId", record["Id"]):
+                    self.store.mark_deleted(item["Id"])
             if obj.name == "OrderItem":
                 self._recalculate_order(record["OrderId"])
 
@@ -730,9 +729,7 @@ class Org:
                 f"You can't change {', '.join(locked)} on an activated order.",
                 locked,
             )
-        if "Pricebook2Id" in changed and any(
-            i["OrderId"] == existing["Id"] for i in self.store.iter_records("OrderItem")
-        ):
+        if "Pricebook2Id" in changed and self.store.children("OrderItem", "OrderId", existing["Id"]):
             raise RecordError(
                 "FIELD_INTEGRITY_EXCEPTION",
                 "You can't change the price book of an order that has products.",
@@ -820,9 +817,7 @@ class Org:
         if not found:
             return
         parent = found[1]
-        parent[total] = round(
-            sum(i.get(amount) or 0 for i in self.store.iter_records(child) if i[link] == parent_id), 2
-        )
+        parent[total] = round(sum(i.get(amount) or 0 for i in self.store.children(child, link, parent_id)), 2)
         self.store.put(parent_id, sobject, parent)
 
     def _recalculate_order(self, order_id: str) -> None:
@@ -912,10 +907,9 @@ class Org:
                 record["ShipmentId"], "Shipment", "ShipmentItem", "ShipmentId", "TotalItemsQuantity", "Quantity"
             )
         if obj.name == "Shipment" and not created:
-            for item in list(self.store.iter_records("ShipmentItem")):
-                if item["ShipmentId"] == record["Id"]:
-                    self._copy_tracking(item)
-                    self.store.put(item["Id"], "ShipmentItem", item)
+            for item in self.store.children("ShipmentItem", "ShipmentId", record["Id"]):
+                self._copy_tracking(item)
+                self.store.put(item["Id"], "ShipmentItem", item)
 
     def _sync_person_contact(self, account: dict[str, Any]) -> None:
         """A person account's contact is Salesforce's to keep: created with it and changed with it."""

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+CHILD_LINKS = (("OrderItem", "OrderId"), ("ShipmentItem", "ShipmentId"))
+
 
 class SfStore:
     def __init__(self, path: Path) -> None:
@@ -36,6 +38,12 @@ class SfStore:
             CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, info TEXT NOT NULL, data TEXT NOT NULL DEFAULT '',
                                              results TEXT NOT NULL DEFAULT '{}');
         """)
+        # A master-detail child is found by its parent through an index, as in Salesforce, not by reading
+        # every child: an order's products are read for each product written.
+        for sobject, field in CHILD_LINKS:
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS ix_{sobject}_{field} ON records (sobject, json_extract(data, '$.{field}'))"
+            )
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -104,6 +112,16 @@ class SfStore:
     def mark_deleted(self, record_id: str) -> None:
         self.conn().execute("UPDATE records SET deleted = 1 WHERE id = ?", (record_id,))
         self.conn().execute("DELETE FROM unique_values WHERE id = ?", (record_id,))
+
+    def children(self, sobject: str, field: str, parent_id: str) -> list[dict[str, Any]]:
+        """The live records of `sobject` whose `field` holds `parent_id` (one of CHILD_LINKS)."""
+        assert (sobject, field) in CHILD_LINKS, (sobject, field)
+        rows = self.conn().execute(
+            f"SELECT data FROM records WHERE sobject = ? AND json_extract(data, '$.{field}') = ? AND deleted = 0 "
+            "ORDER BY seq",
+            (sobject, parent_id),
+        )
+        return [json.loads(data) for (data,) in rows]
 
     def iter_records(self, sobject: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         sql = "SELECT data, deleted FROM records WHERE sobject = ?" + ("" if include_deleted else " AND deleted = 0")
