@@ -38,7 +38,9 @@ def evaluate(
     sensor: dg.SensorDefinition, cursor: str | None, instance: dg.DagsterInstance | None = None
 ) -> dg.SensorResult | dg.SkipReason:
     if instance is not None:
-        return sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=build_resources()))
+        # The resources hold a client per run (setup and teardown), so the context is opened as Dagster does.
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources=build_resources()) as context:
+            return sensor(context)
     with dg.instance_for_test() as fresh:
         return evaluate(sensor, cursor, fresh)
 
