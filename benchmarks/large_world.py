@@ -72,7 +72,9 @@ def report_run(label: str, home: Path, code: int, seconds: float, rss: float, ou
     return lines
 
 
-def world(root: Path, size: str, seed: int, kill_after: float | None, results: dict[str, object]) -> None:
+def world(
+    root: Path, size: str, seed: int, kill_after: float | None, results: dict[str, object], done: threading.Barrier
+) -> None:
     """A fresh world synced twice; with `kill_after`, its first sync is killed with SIGKILL that many
     seconds in and normal syncs follow until one succeeds."""
     name = "killed" if kill_after else "normal"
@@ -106,6 +108,9 @@ def world(root: Path, size: str, seed: int, kill_after: float | None, results: d
             lines = []
             if code == 0 and number >= 2:
                 break
+        # Snapshots once every sync has ended: a sync forked while this process held a world's records
+        # would count them in its own peak RSS.
+        done.wait()
         results[name] = snapshot(box)
 
 
@@ -123,9 +128,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         results: dict[str, object] = {}
-        worlds = [threading.Thread(target=world, args=(root, args.size, args.seed, None, results))]
-        if args.kill_after:
-            worlds.append(threading.Thread(target=world, args=(root, args.size, args.seed, args.kill_after, results)))
+        kills = [None, args.kill_after] if args.kill_after else [None]
+        done = threading.Barrier(len(kills))
+        worlds = [
+            threading.Thread(target=world, args=(root, args.size, args.seed, kill, results, done)) for kill in kills
+        ]
         for thread in worlds:
             thread.start()
         for thread in worlds:
