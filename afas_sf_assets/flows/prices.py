@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from afas_sf_assets.afas.filters import Condition, Operator, Where
@@ -45,6 +45,27 @@ def _ensure_price_books(ctx: FlowContext, groups: set[str]) -> None:
     ctx.count("price_books", sum(o.success for o in outcomes))
 
 
+class StandardRows(Mapping[tuple[str, str], dict[str, Any]]):
+    """The standard group's rows by item and currency, each held as a tuple of the fields the mapping
+    reads: a first run keeps them for the whole run, 100,000 of them at the large size, and as dicts they
+    took most of the flow's memory."""
+
+    def __init__(self, fields: list[str], rows: Iterable[dict[str, Any]]) -> None:
+        self._fields = tuple(fields)
+        self._values = {
+            (str(row["ItemCode"]), str(row["CurrencyId"])): tuple(row.get(f) for f in self._fields) for row in rows
+        }
+
+    def __getitem__(self, key: tuple[str, str]) -> dict[str, Any]:
+        return dict(zip(self._fields, self._values[key], strict=True))
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 # Items without a standard entry beyond which the standard group's prices are read whole, once a run:
 # looked up by item, 40-odd fit in one request, so a first run would cost a call per 40 items.
 LOOK_UP_AT_MOST = 100
@@ -59,10 +80,10 @@ def _standard_prices(ctx: FlowContext, group: str, items: list[str]) -> Mapping[
     standard = Where.all(Condition("PriceGroup", Operator.EQ, group))
     few = len(items) <= LOOK_UP_AT_MOST
     where = standard.and_(Where.any_of("ItemCode", items)) if few else standard
-    found = {
-        (str(row["ItemCode"]), str(row["CurrencyId"])): row
-        for row in ctx.afas.iter_rows(ctx.mapping.source.connector, key=ctx.mapping.source.key, where=where)
-    }
+    found = StandardRows(
+        ctx.mapping.source_fields,
+        ctx.afas.iter_rows(ctx.mapping.source.connector, key=ctx.mapping.source.key, where=where),
+    )
     if not few:
         ctx.cache["standard_prices"] = found
     return found
