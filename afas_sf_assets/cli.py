@@ -206,6 +206,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir), seed=args.seed)
 
 
+def _env_file_option(command: argparse.ArgumentParser, example: str = "(e.g. .sandbox/sandbox.env)") -> None:
+    command.add_argument("--env-file", help=f"read settings from a KEY=VALUE file first {example}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="afas-sf", description="Keep Salesforce in step with AFAS Profit.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -234,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--select", nargs="+", metavar="FLOW", help="flows to run (default: all, in dependency order)")
     sync.add_argument("--full", action="store_true", help="ignore the high-water mark and the hashes")
     sync.add_argument("--dry-run", action="store_true", help="plan creates, updates and failures; write nothing")
-    sync.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
+    _env_file_option(sync)
     sync.set_defaults(handler=_cmd_sync)
 
     log = commands.add_parser("log", help="what came from AFAS and what was sent, per record")
@@ -244,24 +248,24 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--since", help="ISO date or date-time")
     log.add_argument("--limit", type=int, default=200, help="at most this many entries, the newest")
     log.add_argument("-v", "--verbose", action="store_true", help="show the AFAS row and the payload sent")
-    log.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
+    _env_file_option(log)
     log.set_defaults(handler=_cmd_log)
 
     purge = commands.add_parser("purge", help="apply the activity-log retention now")
     purge.add_argument("--days", type=_non_negative, help="activity log; default: AFAS_SF_LOG_RETENTION_DAYS or 14")
     purge.add_argument("--run-days", type=_non_negative, help="Dagster runs; default: AFAS_SF_RUN_RETENTION_DAYS or 30")
-    purge.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
+    _env_file_option(purge)
     purge.set_defaults(handler=_cmd_purge)
 
     retry = commands.add_parser("retry", help="run the flows that have failed, waiting or quarantined records")
     retry.add_argument(
         "--flow", nargs="+", metavar="FLOW", help="only these flows (default: every flow with such records)"
     )
-    retry.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
+    _env_file_option(retry)
     retry.set_defaults(handler=_cmd_retry)
 
     check = commands.add_parser("check", help="check every connection, connector, field and setting")
-    check.add_argument("--env-file", help="read settings from a KEY=VALUE file first (e.g. .sandbox/sandbox.env)")
+    _env_file_option(check)
     check.add_argument("--mappings", help="folder of mapping files (default: the shipped ones)")
     check.set_defaults(handler=_cmd_check)
 
@@ -282,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--no-sandbox", action="store_true", help="no sandboxes: use the settings in the environment or --env-file"
     )
-    dev.add_argument("--env-file", help="read settings from a KEY=VALUE file first (with --no-sandbox)")
+    _env_file_option(dev, "(with --no-sandbox)")
     dev.set_defaults(handler=_cmd_dev)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")

@@ -84,8 +84,9 @@ POSTGRES_STORAGE = f"""storage:
 """
 # What earlier versions wrote, without the mark.
 _EARLIER_SETTINGS = (
+    "telemetry:\n  enabled: false\n",
     "telemetry:\n  enabled: false\n"
-    "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 180\n  poll_interval_seconds: 30\n"
+    "run_monitoring:\n  enabled: true\n  start_timeout_seconds: 180\n  poll_interval_seconds: 30\n",
 )
 
 
@@ -95,7 +96,7 @@ def ensure_dagster_home() -> Path:
     settings = home / "dagster.yaml"
     current = settings.read_text() if settings.exists() else ""
     wanted = INSTANCE_SETTINGS + (POSTGRES_STORAGE if os.environ.get(DAGSTER_POSTGRES_URL) else "")
-    ours = not current or current == _EARLIER_SETTINGS or current.startswith(INSTANCE_MARK)
+    ours = not current or current in _EARLIER_SETTINGS or current.startswith(INSTANCE_MARK)
     if ours and current != wanted:
         settings.write_text(wanted)
     os.environ["DAGSTER_HOME"] = str(home)
@@ -229,15 +230,19 @@ def summary(flow: str, metadata: Mapping[str, dg.MetadataValue]) -> FlowSummary:
     return FlowSummary(flow, counts, str(values.get("status", "ok")), calls, warnings)
 
 
-def root_cause(error: SerializableErrorInfo) -> str:
-    """What went wrong, in one line: the innermost cause Dagster wrapped, without the wrappers."""
+def innermost_message(error: SerializableErrorInfo) -> str:
+    """Dagster wraps the exception a step raised; the innermost cause says what went wrong."""
     while error.cause is not None:
         error = error.cause
-    message = error.message.strip()
+    return error.message.strip() or error.cls_name or "unknown error"
+
+
+def root_cause(error: SerializableErrorInfo) -> str:
+    """What went wrong, in one line: the innermost cause, without the wrappers."""
+    message = innermost_message(error)
     # The project's own errors are written for the reader; their class path is noise.
     own = re.match(r"^afas_sf_assets\.[\w.]+: ", message)
-    message = message[own.end() :] if own else message
-    return message.splitlines()[0] if message else error.cls_name or "unknown error"
+    return (message[own.end() :] if own else message).splitlines()[0]
 
 
 def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:

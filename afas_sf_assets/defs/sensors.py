@@ -18,17 +18,20 @@ from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
 from afas_sf_assets.defs.salesforce_assets import sources_of
 from afas_sf_assets.flows.orders_out import OrdersOutConfig
 from afas_sf_assets.flows.registry import FLOWS
-from afas_sf_assets.headless import flow_of_step
+from afas_sf_assets.headless import flow_of_step, innermost_message
 from afas_sf_assets.mapping.model import load_yaml_model
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
 
 INTERVAL = int(os.environ.get("AFAS_SF_SENSOR_INTERVAL", "60"))
 TARGETS = [dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS]
+# The GetConnectors each flow reads, taken from its mapping once, as the asset graph is: a tick asks
+# for them per changed connector.
+READS = {flow.name: {key.path[-1] for key in sources_of(flow)} for flow in FLOWS}
 
 
 def affected_targets(connectors: set[str]) -> list[dg.AssetKey]:
     """The Salesforce targets reading these GetConnectors, and every target downstream of them."""
-    names = {flow.name for flow in FLOWS if {k.path[-1] for k in sources_of(flow)} & connectors}
+    names = {name for name, reads in READS.items() if reads & connectors}
     grew = True
     while grew:
         more = {flow.name for flow in FLOWS if set(flow.depends_on) & names} - names
@@ -39,9 +42,7 @@ def affected_targets(connectors: set[str]) -> list[dg.AssetKey]:
 
 def readers(connector: str) -> list[dg.AssetKey]:
     """The targets that read a GetConnector themselves."""
-    return [
-        dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS if dg.AssetKey(["afas", connector]) in sources_of(flow)
-    ]
+    return [dg.AssetKey(["salesforce", name]) for name, reads in READS.items() if connector in reads]
 
 
 WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
@@ -154,13 +155,6 @@ def salesforce_orders(
     return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[AFAS_ORDERS_KEY])], cursor=digest)
 
 
-def _root_cause(error: object) -> str:
-    """Dagster wraps the exception a step raised; the innermost cause says what went wrong."""
-    while getattr(error, "cause", None) is not None:
-        error = error.cause  # type: ignore[attr-defined]
-    return str(getattr(error, "message", error)).strip()
-
-
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -171,7 +165,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     steps = context.get_step_failure_events()
     flows = ", ".join(sorted({flow_of_step(e.step_key) for e in steps if e.step_key})) or run.job_name
     errors = [
-        _root_cause(e.event_specific_data.error)  # type: ignore[union-attr]
+        innermost_message(e.event_specific_data.error)  # type: ignore[union-attr]
         for e in steps
         if e.event_specific_data and getattr(e.event_specific_data, "error", None)
     ]

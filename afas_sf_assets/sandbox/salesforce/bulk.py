@@ -148,8 +148,9 @@ class BulkJobs:
         info = self.get(job_id)
         info["state"] = "InProgress"
         self.store.save_job(job_id, info)
+        faults = self.store.get_meta("faults", {})
         # A knob for a busy org, where a job waits in Salesforce's queue before it is processed.
-        time.sleep(float(self.store.get_meta("faults", {}).get("bulk_job_seconds", 0)))
+        time.sleep(float(faults.get("bulk_job_seconds", 0)))
         data = self.store.job_data(job_id)
         if record_endings(data) - {LINE_ENDINGS[info["lineEnding"]]}:
             setting = info["lineEnding"]
@@ -163,9 +164,7 @@ class BulkJobs:
             return
         header, body_rows = rows[0], rows[1:]
         # The WAN model's server time per record of a bulk job (`bulk_latency_per_record_ms`).
-        time.sleep(
-            float(self.store.get_meta("faults", {}).get("bulk_latency_per_record_ms", 0)) * len(body_rows) / 1000
-        )
+        time.sleep(float(faults.get("bulk_latency_per_record_ms", 0)) * len(body_rows) / 1000)
         obj = self.org.sobject(info["object"])
         for column in header:
             base = column.split(".")[0]
