@@ -16,7 +16,6 @@ process, and the ratio afas-sf / per-record.
 from __future__ import annotations
 
 import argparse
-import base64
 import resource
 import ssl
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 
 from afas_sf_assets.afas.client import AfasClient
+from afas_sf_assets.afas.settings import authorization_value
 from afas_sf_assets.flows.catalog import PRODUCTS
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.sync.engine import SyncEngine
@@ -92,10 +92,7 @@ def afas_sf(box: Sandbox, root: Path) -> Measured:
 def per_record(box: Sandbox, sample: int) -> Measured:
     """The loop a user would write: AFAS's items page by page, one upsert per item."""
     sf = plain_salesforce(box)
-    token = box.env["AFAS_TOKEN"]
-    header = (
-        "AfasToken " + base64.b64encode(f"<token><version>1</version><data>{token}</data></token>".encode()).decode()
-    )
+    header = authorization_value(box.env["AFAS_TOKEN"])
     wan(box)
     started = time.perf_counter()
     done = 0
