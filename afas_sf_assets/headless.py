@@ -117,8 +117,9 @@ def where() -> str:
 def asset_keys() -> dict[str, dg.AssetKey]:
     """Every flow by name, in dependency order, with the asset that runs it."""
     from afas_sf_assets.defs.afas_targets import TARGET_KEYS
+    from afas_sf_assets.defs.keys import target_key
 
-    return {**{flow.name: dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS}, **TARGET_KEYS}
+    return {**{flow.name: target_key(flow.name) for flow in FLOWS}, **TARGET_KEYS}
 
 
 def known_flows(given: list[str] | None) -> list[str] | None:
@@ -132,7 +133,7 @@ def known_flows(given: list[str] | None) -> list[str] | None:
 
 def runs_holding(instance: dg.DagsterInstance, flows: list[str]) -> dict[str, list[str]]:
     """The runs under way that hold a flow's pool slot: a new run of that flow waits for them."""
-    from afas_sf_assets.defs.salesforce_assets import flow_pool
+    from afas_sf_assets.defs.keys import flow_pool
 
     held = {
         name: sorted(

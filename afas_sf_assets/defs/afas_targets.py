@@ -2,19 +2,20 @@
 
 import dagster as dg
 
+from afas_sf_assets.defs.keys import afas_target_key, flow_pool, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
-from afas_sf_assets.defs.salesforce_assets import flow_pool, materialize_result
+from afas_sf_assets.defs.salesforce_assets import materialize_result
 from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
 from afas_sf_assets.sync.report import FlowReport
 
-AFAS_ORDERS_KEY = dg.AssetKey(["afas_targets", FLOW])
+AFAS_ORDERS_KEY = afas_target_key(FLOW)
 # The Salesforce flows whose records an order to AFAS refers to.
 AFAS_ORDERS_AFTER = ("customers", "products")
 
 
 @dg.asset(
     key=AFAS_ORDERS_KEY,
-    deps=[dg.AssetKey(["salesforce", name]) for name in AFAS_ORDERS_AFTER],
+    deps=[target_key(name) for name in AFAS_ORDERS_AFTER],
     group_name="afas_targets",
     kinds={"afas"},
     description="Salesforce Orders (status filter in mappings/afas_orders.yaml) → AFAS FbSales, debtor found by "

@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from afas_sf_assets import alerts
+from afas_sf_assets.defs.keys import target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.flows.registry import FLOWS
 from afas_sf_assets.sync.engine import SyncEngine
@@ -25,7 +26,7 @@ def _keys(keys: list[str]) -> dg.MetadataValue:
 
 def _failed_records_check(flow: Flow) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=dg.AssetKey(["salesforce", flow.name]),
+        asset=target_key(flow.name),
         name="failed_records",
         blocking=BLOCKING,
         description=f"Records failed, quarantined or waiting stay at or below {MAX_FAILING} "
@@ -64,7 +65,7 @@ def _failed_records_check(flow: Flow) -> dg.AssetChecksDefinition:
 
 def _reconciliation_check(flow: Flow) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=dg.AssetKey(["salesforce", flow.name]),
+        asset=target_key(flow.name),
         name="reconciliation",
         description="What AFAS holds against what Salesforce holds for the records this project manages: "
         "missing in Salesforce, changed in Salesforce, gone from AFAS. AFAS_SF_RECONCILE_REPAIR=true "

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from afas_sf_assets.defs.keys import flow_pool, source_key, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.flows.registry import FLOWS
 from afas_sf_assets.mapping.model import load_mapping
@@ -12,11 +13,6 @@ from afas_sf_assets.sync.report import FlowReport
 MAX_FAILURE_ROWS = 20
 # Integer metadata that are API calls, not record counts.
 CALL_METADATA = ("afas_calls", "salesforce_calls", "salesforce_api_used", "salesforce_api_remaining")
-
-
-def flow_pool(flow: str) -> str:
-    """The concurrency pool of a flow's asset: the instance gives every pool one slot (headless.py)."""
-    return f"afas_sf_{flow}"
 
 
 class SyncConfig(dg.Config):
@@ -58,7 +54,7 @@ def materialize_result(context: dg.AssetExecutionContext, report: FlowReport) ->
 
 def sources_of(flow: Flow) -> list[dg.AssetKey]:
     mapping = load_mapping(DEFAULT_MAPPINGS / flow.mapping)
-    return [dg.AssetKey(["afas", connector]) for connector in (mapping.source.connector, *flow.reads_also)]
+    return [source_key(connector) for connector in (mapping.source.connector, *flow.reads_also)]
 
 
 def sync_flow(
@@ -80,8 +76,8 @@ def sync_flow(
 
 def _target_asset(flow: Flow) -> dg.AssetsDefinition:
     @dg.asset(
-        key=["salesforce", flow.name],
-        deps=[*sources_of(flow), *(dg.AssetKey(["salesforce", name]) for name in flow.depends_on)],
+        key=target_key(flow.name),
+        deps=[*sources_of(flow), *(target_key(name) for name in flow.depends_on)],
         group_name="salesforce_targets",
         kinds={"salesforce"},
         description=flow.description,

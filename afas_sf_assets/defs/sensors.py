@@ -14,6 +14,7 @@ from afas_sf_assets import alerts
 from afas_sf_assets.afas.connector_set import CONNECTOR_SET
 from afas_sf_assets.defs.afas_sources import DATA_VERSION_TAG, probe, source_version
 from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
+from afas_sf_assets.defs.keys import source_key, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
 from afas_sf_assets.defs.salesforce_assets import sources_of
 from afas_sf_assets.flows.orders_out import OrdersOutConfig
@@ -23,7 +24,7 @@ from afas_sf_assets.mapping.model import load_yaml_model
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
 
 INTERVAL = int(os.environ.get("AFAS_SF_SENSOR_INTERVAL", "60"))
-TARGETS = [dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS]
+TARGETS = [target_key(flow.name) for flow in FLOWS]
 # The GetConnectors each flow reads, taken from its mapping once, as the asset graph is: a tick asks
 # for them per changed connector.
 READS = {flow.name: {key.path[-1] for key in sources_of(flow)} for flow in FLOWS}
@@ -37,12 +38,12 @@ def affected_targets(connectors: set[str]) -> list[dg.AssetKey]:
         more = {flow.name for flow in FLOWS if set(flow.depends_on) & names} - names
         names |= more
         grew = bool(more)
-    return [dg.AssetKey(["salesforce", flow.name]) for flow in FLOWS if flow.name in names]
+    return [target_key(flow.name) for flow in FLOWS if flow.name in names]
 
 
 def readers(connector: str) -> list[dg.AssetKey]:
     """The targets that read a GetConnector themselves."""
-    return [dg.AssetKey(["salesforce", name]) for name, reads in READS.items() if connector in reads]
+    return [target_key(name) for name, reads in READS.items() if connector in reads]
 
 
 WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
@@ -112,7 +113,7 @@ def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.
     # What the sensor saw is an observation of the source: the run it requests records these versions.
     observations = [
         dg.AssetObservation(
-            asset_key=["afas", connector],
+            asset_key=source_key(connector),
             tags={DATA_VERSION_TAG: source_version(latest[connector])},
             metadata={"newest_change_afas_time": (latest[connector] or {}).get("at", "none")},
         )

@@ -6,6 +6,9 @@
 - `activity_log`: per run and record, what came from AFAS and what was sent, with the outcome. It
   holds personal data and is purged after the retention period.
 
+- `afas_sf_schema`: the schema versions applied, so a newer afas-sf upgrades an existing database in
+  place (`SCHEMA_VERSION`, `MIGRATIONS`).
+
 Default: a SQLite file under DAGSTER_HOME; set AFAS_SF_STATE_URL for PostgreSQL in production.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -24,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from afas_sf_assets.errors import UsageError
 from afas_sf_assets.privacy import mask
 
 metadata = sa.MetaData()
@@ -42,6 +46,8 @@ sync_records = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_sync_records_status", "flow", "status"),
+    # `last_written` looks records up by Salesforce id across flows (added in schema version 2).
+    sa.Index("ix_sync_records_target", "target_id"),
 )
 sync_marks = sa.Table(
     "sync_marks",
@@ -67,6 +73,12 @@ activity_log = sa.Table(
     sa.Index("ix_activity_flow_key", "flow", "record_key"),
     sa.Index("ix_activity_run", "run_id"),
     sa.Index("ix_activity_at", "at"),
+)
+schema_versions = sa.Table(
+    "afas_sf_schema",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -137,8 +149,68 @@ def make_engine(url: str) -> Engine:
             connection.execute("PRAGMA busy_timeout=60000")
     else:
         engine = sa.create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    upgrade(engine)
     return engine
+
+
+# The tables as the first release created them, before versions were recorded, are version 1.
+SCHEMA_VERSION = 2
+
+
+def _index_on_target(conn: sa.Connection) -> None:
+    next(i for i in sync_records.indexes if i.name == "ix_sync_records_target").create(conn, checkfirst=True)
+
+
+# What takes a database from the version before to this one.
+MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {2: _index_on_target}
+# Held while a process creates or upgrades the tables, so that code servers, daemon and runs starting at
+# once upgrade a PostgreSQL database one at a time (a number of afas-sf's own).
+_UPGRADE_LOCK = 0x0AF5_5F00
+
+
+def schema_version(conn: sa.Connection) -> int:
+    """The version a database is at: 0 when it has none of the tables."""
+    tables = set(sa.inspect(conn).get_table_names())
+    if schema_versions.name in tables:
+        return conn.execute(sa.select(sa.func.max(schema_versions.c.version))).scalar() or 1
+    return 1 if sync_records.name in tables else 0
+
+
+def upgrade(engine: Engine) -> int:
+    """Create the tables, or bring an existing database up to this version in place; returns the version
+    it was at. A database written by a newer afas-sf is refused rather than written the old way."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            if conn.execute(sa.text("SELECT current_schema()")).scalar() is None:
+                path = conn.execute(sa.text("SHOW search_path")).scalar()
+                raise UsageError(
+                    f"the state database has no schema named in its search_path ({path}): create it "
+                    "(CREATE SCHEMA <name> AUTHORIZATION <user>) or change AFAS_SF_STATE_URL"
+                )
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+        elif conn.dialect.name == "sqlite":
+            # The driver begins a transaction only before a data change: take the write lock first.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        found = schema_version(conn)
+        if found > SCHEMA_VERSION:
+            raise UsageError(
+                f"the state database is at schema version {found}, newer than this afas-sf knows "
+                f"({SCHEMA_VERSION}): upgrade afas-sf, or point AFAS_SF_STATE_URL at another database"
+            )
+        if found == SCHEMA_VERSION:
+            return found
+        if found == 0:
+            metadata.create_all(conn)
+            applied = [SCHEMA_VERSION]
+        else:
+            schema_versions.create(conn, checkfirst=True)
+            applied = list(range(found + 1, SCHEMA_VERSION + 1))
+            for version in applied:
+                MIGRATIONS[version](conn)
+            if found == 1:
+                applied.insert(0, 1)
+        conn.execute(sa.insert(schema_versions), [{"version": v, "applied_at": _now()} for v in applied])
+        return found
 
 
 def _upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.definitions import ALL_ASSETS, build_resources, defs
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
-from afas_sf_assets.defs.salesforce_assets import flow_pool
+from afas_sf_assets.defs.keys import flow_pool
 from afas_sf_assets.headless import ensure_dagster_home, sync
 from afas_sf_assets.sync.state import State
 from afas_sf_assets_tests.conftest import Org

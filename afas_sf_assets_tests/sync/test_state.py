@@ -1,11 +1,30 @@
-"""The ledger and the activity log, on SQLite and on a real PostgreSQL server (when one is given)."""
+"""The ledger, the activity log and their schema versions, on SQLite and on a real PostgreSQL server (when one
+is given)."""
 
 from __future__ import annotations
 
 import multiprocessing
 from datetime import UTC, datetime, timedelta
 
-from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State
+import pytest
+import sqlalchemy as sa
+
+from afas_sf_assets.errors import UsageError
+from afas_sf_assets.sync.state import (
+    SCHEMA_VERSION,
+    ActivityEntry,
+    LedgerEntry,
+    RecordStatus,
+    State,
+    activity_log,
+    metadata,
+    schema_version,
+    schema_versions,
+    sync_marks,
+    sync_records,
+)
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def test_ledger_round_trip_and_masked_errors(state_url: str) -> None:
@@ -79,3 +98,55 @@ def test_two_writers_of_the_same_keys_at_once_leave_one_row_per_key(state_url: s
     assert len(entries) == 2_000 and len({e.key for e in entries}) == 2_000
     assert {e.payload_hash for e in entries} <= {"a-4", "b-4"}, "each key holds one writer's last save whole"
     assert state.mark("products") in ("a-4", "b-4")
+
+
+def _open(url: str) -> int:
+    return State(url).counts("products").get("synced", 0)
+
+
+def test_a_database_of_the_first_release_is_upgraded_in_place(state_url: str) -> None:
+    # The first release created these three tables and no version table.
+    engine = sa.create_engine(state_url)
+    first_release = [sync_records, sync_marks, activity_log]
+    metadata.create_all(engine, tables=first_release)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_sync_records_target"))
+        conn.execute(
+            sa.insert(sync_records),
+            [{"flow": "products", "record_key": "A1", "target_id": "01tA", "status": "synced", "updated_at": NOW}],
+        )
+        assert schema_version(conn) == 1
+
+    state = State(state_url)
+
+    with state.engine.connect() as conn:
+        assert schema_version(conn) == SCHEMA_VERSION
+        assert "ix_sync_records_target" in {i["name"] for i in sa.inspect(conn).get_indexes("sync_records")}
+        applied = conn.execute(sa.select(schema_versions.c.version).order_by(schema_versions.c.version)).scalars()
+        assert list(applied) == list(range(1, SCHEMA_VERSION + 1))
+    assert state.entry("products", "A1") == LedgerEntry("A1", "01tA", None, RecordStatus.SYNCED)
+    assert State(state_url).counts("products") == {"synced": 1}, "an upgraded database is left as it is"
+    engine.dispose()
+
+
+def test_processes_starting_at_once_on_a_new_database_create_it_once(state_url: str) -> None:
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        assert pool.map(_open, [state_url] * 6) == [0] * 6
+    with State(state_url).engine.connect() as conn:
+        assert conn.execute(sa.select(schema_versions.c.version)).scalars().all() == [SCHEMA_VERSION]
+
+
+def test_a_database_from_a_newer_release_is_refused(state_url: str) -> None:
+    State(state_url)
+    engine = sa.create_engine(state_url)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema_versions), [{"version": SCHEMA_VERSION + 1, "applied_at": NOW}])
+    engine.dispose()
+    with pytest.raises(UsageError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this afas-sf"):
+        State(state_url)
+
+
+def test_a_postgresql_schema_that_does_not_exist_is_named_with_the_fix(postgres_url: str) -> None:
+    url = sa.make_url(postgres_url).update_query_dict({"options": "-csearch_path=no_such_tenant"})
+    with pytest.raises(UsageError, match=r"no schema named in its search_path \(no_such_tenant\): create it"):
+        State(url.render_as_string(hide_password=False))
