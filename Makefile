@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SANDBOX_DIR ?= .sandbox
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: install test lint format demo dev sandbox clean
+.PHONY: install test lint format demo dev deploy-local sandbox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,5 +36,9 @@ sandbox: install
 dev: install
 	$(BIN)/afas-sf dev --dir $(SANDBOX_DIR)
 
+# The production topology on this machine, two sandbox tenants; needs AFAS_SF_DAGSTER_POSTGRES_URL (README).
+deploy-local: install
+	DAGSTER_HOME=$(CURDIR)/.dagster-local $(BIN)/afas-sf deploy-local --sandboxes acme,globex --dir .sandbox-tenants
+
 clean:
-	rm -rf $(VENV) $(SANDBOX_DIR) .dagster .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SANDBOX_DIR) .sandbox-tenants .dagster .dagster-local .pytest_cache .ruff_cache

@@ -200,6 +200,37 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     return run_dev(None if args.no_sandbox else Path(args.dir), port=args.port, seed=args.seed)
 
 
+def _tenant_files(given: list[str]) -> list[tuple[str, Path]]:
+    pairs = []
+    for text in given:
+        name, _, path = text.partition("=")
+        if not name or not path:
+            raise UsageError(f"--tenant {text}: give NAME=ENV_FILE, e.g. --tenant acme=acme.env")
+        if not Path(path).is_file():
+            raise UsageError(
+                f"--tenant {text}: no settings file {path}; write one with `afas-sf init --env-file {path}`"
+            )
+        pairs.append((name, Path(path)))
+    return pairs
+
+
+def _cmd_deploy_local(args: argparse.Namespace) -> int:
+    from afas_sf_assets.headless import ensure_dagster_home
+    from afas_sf_assets.sandbox.runner import read_env_file
+    from afas_sf_assets.topology import Tenant, require_dagster_postgres, sandbox_tenants, serve
+
+    require_dagster_postgres()
+    if bool(args.tenant) == bool(args.sandboxes):
+        raise UsageError("give the tenants either as --tenant NAME=ENV_FILE (repeated) or as --sandboxes NAME,NAME")
+    home = ensure_dagster_home()
+    if args.tenant:
+        tenants = [Tenant(name, read_env_file(path)) for name, path in _tenant_files(args.tenant)]
+        return serve(tenants, home=home, port=args.port)
+    names = [name.strip() for name in args.sandboxes.split(",") if name.strip()]
+    with sandbox_tenants(names, Path(args.dir)) as tenants:
+        return serve(tenants, home=home, port=args.port)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from afas_sf_assets.demo import run_demo
 
@@ -288,6 +319,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _env_file_option(dev, "(with --no-sandbox)")
     dev.set_defaults(handler=_cmd_dev)
+
+    deploy = commands.add_parser(
+        "deploy-local",
+        help="the production topology on this machine: webserver, daemon and a code server per tenant, on PostgreSQL",
+    )
+    deploy.add_argument(
+        "--tenant", action="append", metavar="NAME=ENV_FILE", help="a tenant and its settings file (repeat per tenant)"
+    )
+    deploy.add_argument("--sandboxes", metavar="NAME,NAME", help="instead: a pair of sandboxes per named tenant")
+    deploy.add_argument("--dir", default=".sandbox-tenants", help="state directory for --sandboxes")
+    deploy.add_argument("--port", type=int, default=3000, help="port of the Dagster UI (default 3000)")
+    deploy.set_defaults(handler=_cmd_deploy_local)
 
     demo = commands.add_parser("demo", help="start the sandboxes, run every flow, print what happened")
     demo.add_argument("--dir", default=".sandbox", help="state directory for the sandboxes and Dagster")

@@ -111,7 +111,9 @@ def where() -> str:
 
     home = ensure_dagster_home()
     state = sa.make_url(default_state_url()).render_as_string(hide_password=True)
-    return f"Dagster instance {home}; state {state}"
+    from afas_sf_assets.defs.keys import TENANT
+
+    return f"Dagster instance {home}; state {state}" + (f"; tenant {TENANT}" if TENANT else "")
 
 
 def asset_keys() -> dict[str, dg.AssetKey]:

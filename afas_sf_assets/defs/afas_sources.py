@@ -14,7 +14,7 @@ import dagster as dg
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.connector_set import CONNECTOR_SET, GetConnectorSpec
 from afas_sf_assets.afas.dates import parse_afas_datetime
-from afas_sf_assets.defs.keys import source_key
+from afas_sf_assets.defs.keys import group, source_key
 from afas_sf_assets.defs.resources import AfasResource
 
 # Rows at the newest modification date that go into the fingerprint: two changes within one second
@@ -50,7 +50,7 @@ def source_version(print_: dict[str, str] | None) -> str:
 def _observable(spec: GetConnectorSpec) -> dg.SourceAsset:
     @dg.observable_source_asset(
         key=source_key(spec.id),
-        group_name="afas_sources",
+        group_name=group("afas_sources"),
         description=f"AFAS GetConnector `{spec.id}`: {spec.description}.",
         metadata={"connector": spec.id, "key": ", ".join(spec.key)},
     )

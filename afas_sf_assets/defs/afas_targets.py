@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from afas_sf_assets.defs.keys import afas_target_key, flow_pool, target_key
+from afas_sf_assets.defs.keys import afas_target_key, flow_pool, group, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.defs.salesforce_assets import materialize_result
 from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
@@ -16,7 +16,7 @@ AFAS_ORDERS_AFTER = ("customers", "products")
 @dg.asset(
     key=AFAS_ORDERS_KEY,
     deps=[target_key(name) for name in AFAS_ORDERS_AFTER],
-    group_name="afas_targets",
+    group_name=group("afas_targets"),
     kinds={"afas"},
     description="Salesforce Orders (status filter in mappings/afas_orders.yaml) → AFAS FbSales, debtor found by "
     "e-mail or created; the AFAS number is written back onto the Salesforce order.",

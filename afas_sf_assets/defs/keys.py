@@ -54,3 +54,8 @@ def afas_target_key(flow: str) -> dg.AssetKey:
 def flow_pool(flow: str) -> str:
     """The concurrency pool of a flow's asset: the instance gives every pool one slot (headless.py)."""
     return "_".join(["afas_sf", *_PREFIX, flow])
+
+
+def group(name: str) -> str:
+    """An asset group: the tenant's own in the UI's global lineage, where groups of all locations meet."""
+    return "_".join([*_PREFIX, name])

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from afas_sf_assets.defs.keys import flow_pool, source_key, target_key
+from afas_sf_assets.defs.keys import flow_pool, group, source_key, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.flows.registry import FLOWS
 from afas_sf_assets.mapping.model import load_mapping
@@ -78,7 +78,7 @@ def _target_asset(flow: Flow) -> dg.AssetsDefinition:
     @dg.asset(
         key=target_key(flow.name),
         deps=[*sources_of(flow), *(target_key(name) for name in flow.depends_on)],
-        group_name="salesforce_targets",
+        group_name=group("salesforce_targets"),
         kinds={"salesforce"},
         description=flow.description,
         metadata={"mapping": f"mappings/{flow.mapping}"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -316,3 +317,41 @@ def test_a_sync_with_the_ledger_and_dagsters_storage_on_postgresql(
         assert instance.get_run_by_id(again.run_id) is not None
     assert "postgres" in (home / "dagster.yaml").read_text() and "afas_sf:" not in (home / "dagster.yaml").read_text()
     assert not (home / "history").exists(), "nothing of Dagster's in SQLite"
+
+
+TENANT_PROBE = """
+import json
+from afas_sf_assets.definitions import defs
+graph = defs.resolve_asset_graph()
+nodes = [graph.get(key) for key in graph.get_all_asset_keys()]
+print(json.dumps({
+    "keys": sorted(node.key.to_user_string() for node in nodes),
+    "groups": sorted({node.group_name for node in nodes}),
+    "pools": sorted({node.pools and next(iter(node.pools)) or "" for node in nodes if node.is_materializable}),
+}))
+"""
+
+
+def test_a_tenant_prefixes_every_asset_key_group_and_pool() -> None:
+    env = {**os.environ, "AFAS_SF_TENANT": "acme_nl"}
+    shown = json.loads(
+        subprocess.run([sys.executable, "-c", TENANT_PROBE], env=env, capture_output=True, check=True).stdout
+    )
+    assert all(key.startswith("acme_nl/") for key in shown["keys"])
+    assert "acme_nl/salesforce/products" in shown["keys"] and "acme_nl/afas/AfasSf_Items" in shown["keys"]
+    assert shown["groups"] == ["acme_nl_afas_sources", "acme_nl_afas_targets", "acme_nl_salesforce_targets"]
+    assert "afas_sf_acme_nl_products" in shown["pools"] and all(
+        p.startswith("afas_sf_acme_nl_") for p in shown["pools"]
+    )
+
+
+def test_a_tenant_name_that_cannot_be_a_key_is_refused_in_one_line() -> None:
+    env = {**os.environ, "AFAS_SF_TENANT": "Acme NL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "afas_sf_assets.cli", "sync", "--dry-run"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "afas-sf sync: AFAS_SF_TENANT='Acme NL' is not a tenant name: use lower-case letters, digits and "
+        "underscores, starting with a letter (at most 40), e.g. acme_nl"
+    ]
