@@ -205,6 +205,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 def load_yaml_model(path: Path, model: type[ModelT], what: str) -> ModelT:
     """A YAML file as a pydantic model; every error names the file, the line and the key."""
+    if not path.is_file():
+        raise MappingFileError(
+            f"no {what} {path}: set AFAS_SF_MAPPINGS to the folder holding the mapping files "
+            "(the repository's mappings/, copied into the image at /opt/afas-sf/mappings)"
+        )
     text = path.read_text()
     try:
         node = yaml.compose(text, Loader=_Yaml12Loader)

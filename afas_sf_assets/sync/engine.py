@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -44,7 +45,9 @@ from afas_sf_assets.sync.state import (
 )
 
 logger = logging.getLogger(__name__)
-DEFAULT_MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+# The checkout's `mappings/`, or the folder AFAS_SF_MAPPINGS names: an installed package's, a container
+# image's, a tenant's own.
+DEFAULT_MAPPINGS = Path(os.environ.get("AFAS_SF_MAPPINGS") or Path(__file__).resolve().parents[2] / "mappings")
 # A bulk job costs a handful of calls whatever its size (create, upload, close, polls, results).
 BULK_JOB_CALLS = 8
 
