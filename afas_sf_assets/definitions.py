@@ -1,4 +1,4 @@
-"""The code location: the only place that reads settings and secrets from the environment."""
+"""The code location: its resources take their settings and secrets from the environment."""
 
 from __future__ import annotations
 
