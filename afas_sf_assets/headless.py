@@ -160,10 +160,13 @@ def sync(
     ensure_dagster_home()
     from afas_sf_assets.definitions import ALL_ASSETS, OBSERVE_JOB, build_resources, defs
     from afas_sf_assets.defs.dry_run import DRY_RUN_JOB, DRY_RUN_TAG, plan_step
+    from afas_sf_assets.defs.keys import TENANT, TENANT_TAG
     from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
 
     names = [name for name in keys if not select or name in select]
     tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), STARTED_BY_TAG: "afas-sf sync"}
+    if TENANT:
+        tags[TENANT_TAG] = TENANT
     resources = build_resources()
     loaded = dg.Definitions(assets=ALL_ASSETS, resources=resources, jobs=defs.jobs)
     with dg.DagsterInstance.get() as instance:

@@ -34,6 +34,9 @@ def tenant_from_env() -> str | None:
 
 TENANT = tenant_from_env()
 _PREFIX = [TENANT] if TENANT else []
+# Marks the runs `afas-sf sync` starts for a tenant; runs started through a code location carry Dagster's
+# own `dagster/code_location` tag.
+TENANT_TAG = "afas-sf/tenant"
 
 
 def source_key(connector: str) -> dg.AssetKey:

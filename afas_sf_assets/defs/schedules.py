@@ -4,8 +4,10 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from dagster._core.storage.tags import CODE_LOCATION_TAG
 
 from afas_sf_assets.defs.afas_targets import AFAS_TARGET_ASSETS
+from afas_sf_assets.defs.keys import TENANT, TENANT_TAG
 from afas_sf_assets.defs.resources import StateResource
 from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
 
@@ -26,27 +28,43 @@ def purge_history(
     *,
     keep_run: str | None = None,
     now: datetime | None = None,
+    tenant: str | None = TENANT,
+    location: str | None = None,
 ) -> tuple[int, int]:
     """Activity-log entries older than their retention, and Dagster runs older than theirs (Dagster keeps
-    runs forever unless told otherwise). Returns how many of each went."""
+    runs forever unless told otherwise). Returns how many of each went.
+
+    On an instance shared by tenants, a tenant's runs are those `afas-sf sync` tagged with its name and
+    those started through its code location (`location`); another tenant's runs are left alone."""
     from afas_sf_assets.sync.state import State
 
     moment = now or datetime.now(UTC)
     removed_activity = State().purge_activity(state_retention_days, now=moment)
     cutoff = moment - timedelta(days=run_retention_days)
-    removed_runs = 0
-    for record in instance.get_run_records(filters=dg.RunsFilter(created_before=cutoff)):
-        if record.dagster_run.run_id != keep_run:
-            instance.delete_run(record.dagster_run.run_id)
-            removed_runs += 1
-    return removed_activity, removed_runs
+    owned: list[dict[str, str] | None] = [None]
+    if tenant:
+        owned = [{TENANT_TAG: tenant}, *([{CODE_LOCATION_TAG: location}] if location else [])]
+    old = {
+        record.dagster_run.run_id
+        for tags in owned
+        for record in instance.get_run_records(filters=dg.RunsFilter(created_before=cutoff, tags=tags))
+    }
+    for run_id in old - {keep_run}:
+        instance.delete_run(run_id)
+    return removed_activity, len(old - {keep_run})
 
 
 @dg.op(
     description="Removes activity-log entries past AFAS_SF_LOG_RETENTION_DAYS and runs past AFAS_SF_RUN_RETENTION_DAYS."
 )
 def purge(context: dg.OpExecutionContext, state: StateResource) -> dg.Output[None]:
-    activity, runs = purge_history(context.instance, state.retention_days, RUN_RETENTION_DAYS, keep_run=context.run_id)
+    activity, runs = purge_history(
+        context.instance,
+        state.retention_days,
+        RUN_RETENTION_DAYS,
+        keep_run=context.run_id,
+        location=context.run.tags.get(CODE_LOCATION_TAG),
+    )
     context.log.info(f"removed {activity} activity-log entries and {runs} runs")
     return dg.Output(None, metadata={"activity_removed": activity, "runs_removed": runs})
 

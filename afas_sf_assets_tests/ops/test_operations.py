@@ -9,9 +9,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.tags import CODE_LOCATION_TAG
 
 from afas_sf_assets.definitions import ALL_ASSETS, build_resources
 from afas_sf_assets.defs.checks import CHECKS
+from afas_sf_assets.defs.keys import TENANT_TAG
 from afas_sf_assets.defs.schedules import JOBS, purge_history
 from afas_sf_assets.flows.catalog import PRODUCTS
 from afas_sf_assets.sync.reconcile import reconcile
@@ -60,6 +62,34 @@ def test_purge_keeps_recent_runs_and_activity_and_removes_old(tmp_path: Path, mo
         assert removed == (1, 1)
         assert instance.get_run_by_id(first) is None and instance.get_run_by_id(second) is not None
     assert [e.run_id for e in State().activity()] == []
+
+
+def test_a_tenants_housekeeping_removes_its_own_old_runs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFAS_SF_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
+
+    @dg.op
+    def noop() -> None:
+        pass
+
+    @dg.job
+    def trivial() -> None:
+        noop()
+
+    later = datetime.now(UTC) + timedelta(days=31)
+    with dg.instance_for_test() as instance:
+        runs = {
+            name: trivial.execute_in_process(instance=instance, tags=tags).run_id
+            for name, tags in {
+                "acme by sync": {TENANT_TAG: "acme"},
+                "acme by its location": {CODE_LOCATION_TAG: "afas-sf-acme"},
+                "globex by sync": {TENANT_TAG: "globex"},
+                "globex by its location": {CODE_LOCATION_TAG: "afas-sf-globex"},
+            }.items()
+        }
+        removed = purge_history(instance, 14, 30, now=later, tenant="acme", location="afas-sf-acme")
+        assert removed[1] == 2
+        left = {name for name, run_id in runs.items() if instance.get_run_by_id(run_id) is not None}
+        assert left == {"globex by sync", "globex by its location"}
 
 
 def test_reconciliation_finds_each_kind_of_drift_and_repairs_it(fresh_org: Callable[..., Org]) -> None:
