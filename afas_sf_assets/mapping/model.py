@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from afas_sf_assets.errors import AfasSfError
-from afas_sf_assets.mapping.transforms import TRANSFORMS
+from afas_sf_assets.mapping.transforms import TRANSFORMS, resolve_call
 
 
 class MappingFileError(AfasSfError):
@@ -64,6 +64,8 @@ class FieldMapping(_Strict):
         for step in steps:
             if step["name"] not in TRANSFORMS:
                 raise ValueError(f"unknown transform {step['name']!r}; known: {', '.join(sorted(TRANSFORMS))}")
+            if step["name"] == "call":
+                resolve_call(step.get("args"))  # a function that cannot be found fails the file, not a run
         return steps
 
     @model_validator(mode="after")
@@ -200,6 +202,24 @@ def _line_of(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     return current.start_mark.line + 1
 
 
+def _no_twice(path: Path, node: yaml.Node | None, where: str = "") -> None:
+    """YAML keeps the last of two equal keys without a word: a field mapped twice would silently lose one."""
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            if name in lines:
+                raise MappingFileError(
+                    f"{path}:{key.start_mark.line + 1}: {where}{name} appears twice (also at line {lines[name]}); "
+                    "keep one"
+                )
+            lines[name] = key.start_mark.line + 1
+            _no_twice(path, value, f"{where}{name}.")
+    elif isinstance(node, yaml.SequenceNode):
+        for number, item in enumerate(node.value):
+            _no_twice(path, item, f"{where}{number}.")
+
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -218,6 +238,7 @@ def load_yaml_model(path: Path, model: type[ModelT], what: str) -> ModelT:
         raise MappingFileError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise MappingFileError(f"{path}: {what} is a YAML mapping")
+    _no_twice(path, node)
     try:
         return model.model_validate({**data, "path": path})
     except ValidationError as exc:

@@ -6,6 +6,8 @@ are pure and small, so a new one is a function and a line in TRANSFORMS.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -176,6 +178,46 @@ def text(value: Any, row: Mapping[str, Any], args: Any) -> Any:
     return _text(value)
 
 
+def resolve_call(args: Any) -> tuple[str, Callable[..., Any], dict[str, Any]]:
+    """`package.module.function`, or `{function: package.module.function, args: {…}}`: the function's name,
+    the function and its keyword arguments. A ValueError says what cannot be found."""
+    if isinstance(args, str):
+        name, arguments = args, {}
+    elif isinstance(args, Mapping) and set(args) <= {"function", "args"} and isinstance(args.get("function"), str):
+        name, arguments = args["function"], dict(args.get("args") or {})
+    else:
+        raise ValueError("call takes `package.module.function`, or {function: package.module.function, args: {…}}")
+    return name, _import(name), arguments
+
+
+@functools.cache
+def _import(name: str) -> Callable[..., Any]:
+    module_name, _, attribute = name.rpartition(".")
+    if not module_name:
+        raise ValueError(f"call {name!r}: give the function as package.module.function")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except ImportError as exc:
+        raise ValueError(
+            f"call {name}: cannot import {module_name} ({exc}); is it installed where Dagster runs?"
+        ) from None
+    except AttributeError:
+        raise ValueError(f"call {name}: {module_name} has no {attribute}") from None
+    if not callable(function):
+        raise ValueError(f"call {name}: {attribute} is not a function")
+    return function  # type: ignore[no-any-return]
+
+
+def call(value: Any, row: Mapping[str, Any], args: Any) -> Any:
+    """A user's own function, called as `function(value, row, **args)`; what it returns is the new value.
+    Anything it raises fails this record only, with the function's name and message."""
+    name, function, arguments = resolve_call(args)
+    try:
+        return function(value, row, **arguments)
+    except Exception as exc:  # a user's code may raise anything; the row fails, never the flow
+        raise TransformError(f"{name} raised {type(exc).__name__}: {exc}") from None
+
+
 TRANSFORMS: dict[str, Transform] = {
     "trim": trim,
     "upper": upper,
@@ -194,4 +236,5 @@ TRANSFORMS: dict[str, Transform] = {
     "truncate": truncate,
     "default": default,
     "text": text,
+    "call": call,
 }

@@ -11,7 +11,7 @@ and deactivates the third where the flow deactivates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from afas_sf_assets.sync.engine import SyncEngine, record_key
 from afas_sf_assets.sync.flow import Flow, FlowContext
@@ -39,11 +39,11 @@ class Drift:
         return len(self.missing_in_salesforce) + len(self.changed_in_salesforce) + len(self.gone_from_afas)
 
 
-def _parse_salesforce_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("+0000", "+00:00").replace("Z", "+00:00"))
-
-
 def reconcile(engine: SyncEngine, flow: Flow, *, run_id: str, repair: bool = False) -> Drift:
+    """A three-way join of what AFAS holds, what the ledger says and what Salesforce holds, as frame merges:
+    at 100,000 keys a handful of vectorised merges instead of a Python loop per key."""
+    import pandas as pd
+
     ctx = engine.context(flow, run_id=run_id, dry_run=not repair)
     drift = Drift(flow.name)
     reason = flow.skip_when(ctx) if flow.skip_when else None
@@ -51,41 +51,44 @@ def reconcile(engine: SyncEngine, flow: Flow, *, run_id: str, repair: bool = Fal
         drift.skipped = reason
         return drift
     source = ctx.mapping.source
-    rows = engine.source_rows(ctx, None)
-    in_afas = {key for row in rows if (key := record_key(row, source.key))}
-    entries = [e for e in engine.state.iter_entries(flow.name, IN_SALESFORCE)]
-    synced_keys = {e.key for e in entries}
-    drift.checked = len(entries)
-    drift.not_synced_yet = len(in_afas - synced_keys)
-    drift.gone_from_afas = sorted(e.key for e in entries if e.key not in in_afas and not e.key.startswith("~"))
+    in_afas = pd.DataFrame(
+        {"key": list({key for row in engine.source_rows(ctx, None) if (key := record_key(row, source.key))})},
+        dtype=object,
+    )
+    ledger = engine.state.ledger_frame(flow.name, IN_SALESFORCE)
+    drift.checked = len(ledger)
+    drift.not_synced_yet = int((~in_afas["key"].isin(ledger["key"])).sum())
+    gone = ~ledger["key"].isin(in_afas["key"]) & ~ledger["key"].str.startswith("~")
+    drift.gone_from_afas = sorted(ledger.loc[gone, "key"])
+
+    targets = ledger.dropna(subset=["target_id"])
     prefixes = {o["keyPrefix"]: o["name"] for o in engine.salesforce.sobjects() if o.get("keyPrefix")}
-    by_object: dict[str, list[str]] = {}
-    for entry in entries:
-        if entry.target_id and entry.target_id[:3] in prefixes:
-            by_object.setdefault(prefixes[entry.target_id[:3]], []).append(entry.target_id)
-    modified: dict[str, datetime] = {}
-    for sobject, ids in by_object.items():
+    sobjects = targets["target_id"].str[:3].map(prefixes)
+    found = [
+        (row["Id"], row["LastModifiedDate"])
+        for sobject, ids in targets.groupby(sobjects)["target_id"]
         for row in engine.salesforce.query_in(
-            f"SELECT Id, LastModifiedDate FROM {sobject} WHERE Id IN {{values}}", ids
-        ):
-            modified[row["Id"]] = _parse_salesforce_time(row["LastModifiedDate"])
-    written = engine.state.last_written(modified)
-    for entry in entries:
-        if not entry.target_id:
-            continue
-        if entry.target_id not in modified:
-            drift.missing_in_salesforce.append(entry.key)
-        elif entry.target_id in written and modified[entry.target_id] > written[entry.target_id] + CLOCK_SLACK:
-            drift.changed_in_salesforce.append(entry.key)
+            f"SELECT Id, LastModifiedDate FROM {sobject} WHERE Id IN {{values}}", list(ids)
+        )
+    ]
+    in_salesforce = pd.DataFrame(found, columns=["target_id", "modified"], dtype=object)
+    in_salesforce["modified"] = pd.to_datetime(in_salesforce["modified"], utc=True, format="ISO8601")
+    joined = targets.merge(in_salesforce, on="target_id", how="left").merge(
+        engine.state.written_frame(flow.name), on="target_id", how="left"
+    )
+    drift.missing_in_salesforce = list(joined.loc[joined["modified"].isna(), "key"])
+    changed = joined["modified"] > joined["written"] + CLOCK_SLACK
+    drift.changed_in_salesforce = list(joined.loc[changed, "key"])
     if repair and drift.total:
-        _repair(engine, ctx, flow, drift, in_afas, entries)
+        _repair(
+            engine, ctx, flow, drift, set(in_afas["key"]), dict(zip(joined["key"], joined["target_id"], strict=True))
+        )
     return drift
 
 
 def _repair(
-    engine: SyncEngine, ctx: FlowContext, flow: Flow, drift: Drift, in_afas: set[str], entries: list[LedgerEntry]
+    engine: SyncEngine, ctx: FlowContext, flow: Flow, drift: Drift, in_afas: set[str], target_ids: dict[str, str]
 ) -> None:
-    by_key = {e.key: e for e in entries}
     resend = [
         LedgerEntry(key, None, None, RecordStatus.FAILED, "DRIFT", None, "missing in Salesforce; sent again")
         for key in drift.missing_in_salesforce
@@ -93,7 +96,7 @@ def _repair(
     resend += [
         LedgerEntry(
             key,
-            by_key[key].target_id,
+            target_ids[key],
             None,
             RecordStatus.FAILED,
             "DRIFT",

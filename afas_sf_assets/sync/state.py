@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,6 +29,9 @@ from sqlalchemy.engine import Engine
 
 from afas_sf_assets.errors import UsageError
 from afas_sf_assets.privacy import mask
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 metadata = sa.MetaData()
 
@@ -46,7 +49,7 @@ sync_records = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_sync_records_status", "flow", "status"),
-    # `last_written` looks records up by Salesforce id across flows (added in schema version 2).
+    # `written_frame` looks records up by Salesforce id across flows (added in schema version 2).
     sa.Index("ix_sync_records_target", "target_id"),
 )
 sync_marks = sa.Table(
@@ -308,20 +311,34 @@ class State:
         with self.engine.begin() as conn:
             _upsert(conn, sync_records, rows)
 
-    def last_written(self, target_ids: Iterable[str]) -> dict[str, datetime]:
-        """When the project last wrote each Salesforce record, over all flows (stock also writes products)."""
-        wanted = list(dict.fromkeys(target_ids))
-        found: dict[str, datetime] = {}
+    def ledger_frame(self, flow: str, statuses: Sequence[RecordStatus]) -> pd.DataFrame:
+        """A flow's records in these states as one frame: `key`, `target_id`."""
+        import pandas as pd
+
+        query = sa.select(sync_records.c.record_key.label("key"), sync_records.c.target_id).where(
+            sync_records.c.flow == flow, sync_records.c.status.in_([s.value for s in statuses])
+        )
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                rows = conn.execute(
-                    sa.select(sync_records.c.target_id, sa.func.max(sync_records.c.updated_at))
-                    .where(sync_records.c.target_id.in_(wanted[start : start + 500]))
-                    .group_by(sync_records.c.target_id)
-                )
-                for target_id, at in rows:
-                    found[target_id] = at if at.tzinfo else at.replace(tzinfo=UTC)
-        return found
+            return pd.read_sql(query, conn)
+
+    def written_frame(self, flow: str) -> pd.DataFrame:
+        """When the project last wrote each Salesforce record of a flow, over all flows (stock also writes
+        products): `target_id`, `written` (UTC)."""
+        import pandas as pd
+
+        of_flow = sa.select(sync_records.c.target_id).where(
+            sync_records.c.flow == flow, sync_records.c.target_id.is_not(None)
+        )
+        query = (
+            sa.select(sync_records.c.target_id, sa.func.max(sync_records.c.updated_at).label("written"))
+            .where(sync_records.c.target_id.in_(of_flow))
+            .group_by(sync_records.c.target_id)
+        )
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(query, conn)
+        # SQLite gives the UTC moment without its zone, PostgreSQL with it.
+        frame["written"] = pd.to_datetime(frame["written"], utc=True)
+        return frame
 
     def counts(self, flow: str) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -114,3 +114,35 @@ def test_external_id_must_be_mapped(tmp_path: Path) -> None:
 def test_not_yaml(tmp_path: Path) -> None:
     with pytest.raises(MappingFileError, match="not valid YAML"):
         load_mapping(write(tmp_path, "fields: [unclosed"))
+
+
+def test_a_call_to_a_function_that_cannot_be_imported_fails_the_file_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "products.yaml"
+    text = (
+        (DEFAULT_MAPPINGS / "products.yaml")
+        .read_text()
+        .replace(
+            "  Name: {", "  AFAS_Shelf__c: {from: Size, transform: [{call: my_shop.transforms.size}]}\n  Name: {", 1
+        )
+    )
+    path.write_text(text)
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "my_shop" in t)
+    with pytest.raises(
+        MappingFileError, match=f"{path}:{line}: fields.AFAS_Shelf__c.transform: .*cannot import my_shop"
+    ):
+        load_mapping(path)
+
+
+def test_a_field_mapped_twice_is_named_with_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "products.yaml"
+    text = (DEFAULT_MAPPINGS / "products.yaml").read_text()
+    path.write_text(
+        text.replace(
+            "  AFAS_Brand__c: {from: Brand}", "  AFAS_Brand__c: {from: Brand}\n  AFAS_Brand__c: {from: Material}"
+        )
+    )
+    first = next(n for n, t in enumerate(text.splitlines(), 1) if t.startswith("  AFAS_Brand__c"))
+    with pytest.raises(
+        MappingFileError, match=rf"{path}:{first + 1}: fields.AFAS_Brand__c appears twice \(also at line {first}\)"
+    ):
+        load_mapping(path)

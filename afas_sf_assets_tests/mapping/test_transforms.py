@@ -50,3 +50,33 @@ def test_transform_table(name: str, value: Any, args: Any, expected: Any) -> Non
 def test_bad_values_raise_a_transform_error(name: str, value: Any) -> None:
     with pytest.raises(TransformError, match=repr(value).strip("'")[:3]):
         TRANSFORMS[name](value, ROW, None)
+
+
+def test_call_runs_a_users_function_with_the_row_and_arguments() -> None:
+    row = {"ItemGroup": "JAS", "ItemCode": "A1"}
+    named = {"function": "afas_sf_assets_tests.mapping.user_transforms.shelf_code", "args": {"prefix": "R"}}
+    assert TRANSFORMS["call"]("A1", row, named) == "R-JAS-A1"
+    assert TRANSFORMS["call"]("A1", row, "afas_sf_assets_tests.mapping.user_transforms.shelf_code") == "S-JAS-A1"
+
+
+def test_what_a_users_function_raises_fails_the_value_with_its_name_and_message() -> None:
+    with pytest.raises(TransformError) as caught:
+        TRANSFORMS["call"]("X9", {}, "afas_sf_assets_tests.mapping.user_transforms.refuses_x")
+    assert str(caught.value) == (
+        "afas_sf_assets_tests.mapping.user_transforms.refuses_x raised LookupError: no shelf for X9"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("no_such_package.module.f", "cannot import no_such_package.module"),
+        ("afas_sf_assets_tests.mapping.user_transforms.missing", "user_transforms has no missing"),
+        ("afas_sf_assets_tests.mapping.user_transforms.NOT_A_FUNCTION", "NOT_A_FUNCTION is not a function"),
+        ("shelf_code", "give the function as package.module.function"),
+        ({"fn": "x.y"}, "call takes `package.module.function`"),
+    ],
+)
+def test_a_function_that_cannot_be_found_is_named(args: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TRANSFORMS["call"]("A1", {}, args)
