@@ -16,11 +16,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from afas_sf_assets.afas.client import AfasClient
-from afas_sf_assets.afas.connector_set import CONNECTOR_SET
 from afas_sf_assets.afas.settings import AfasSettings
 from afas_sf_assets.alerts import channels_from_env
 from afas_sf_assets.errors import AfasSfError, settings_problem
-from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.flows.registry import FLOWS, SOURCES
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.salesforce.settings import SalesforceSettings
 from afas_sf_assets.sync.engine import SyncEngine
@@ -59,11 +58,11 @@ def run_checks(mappings_dir: Path | None = None) -> Iterator[Check]:
             return
         yield Check("AFAS connection", True, f"Profit {version} at {afas_settings.resolved_base_url}")
         present = {c.id for c in meta.get_connectors}
-        missing = sorted(set(CONNECTOR_SET) - present)
+        missing = sorted(set(SOURCES) - present)
         yield Check(
             "AFAS GetConnectors",
             not missing,
-            f"all {len(CONNECTOR_SET)} on the App Connector"
+            f"all {len(SOURCES)} on the App Connector"
             if not missing
             else f"not on the App Connector: {', '.join(missing)} (import them: docs/afas-connectors.md)",
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class FieldType(StrEnum):
@@ -26,6 +27,7 @@ class ConnectorField:
     id: str
     data_type: FieldType
     label: str
+    length: int | None = None  # what metainfo reports; None: AFAS's own length for that field
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,39 @@ class GetConnectorSpec:
     @property
     def field_ids(self) -> tuple[str, ...]:
         return tuple(f.id for f in self.fields)
+
+    def as_plain(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "description": self.description,
+            "key": list(self.key),
+            "modified": self.modified_field,
+            "fields": [
+                {"id": f.id, "type": f.data_type.value, "label": f.label, "length": f.length} for f in self.fields
+            ],
+        }
+
+
+def spec_from_plain(connector: str, plain: dict[str, Any]) -> GetConnectorSpec:
+    """A GetConnector of the user's own, as `--afas-data` describes it: its key, its modification date field,
+    and its fields with their AFAS data types (string, int, decimal, boolean, date) and text lengths."""
+    try:
+        fields = tuple(
+            ConnectorField(f["id"], FieldType(f.get("type", "string")), f.get("label") or f["id"], f.get("length"))
+            for f in plain["fields"]
+        )
+        key = tuple(plain["key"]) if isinstance(plain["key"], list) else (plain["key"],)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f'{connector}: describe it as {{"key": [...], "modified": "ModifiedDate", "fields": '
+            f'[{{"id": ..., "type": "string|int|decimal|boolean|date", "length": ...}}], "rows": [...]}} '
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    spec = GetConnectorSpec(connector, plain.get("description") or connector, key, fields, plain.get("modified"))
+    unknown = [f for f in (*key, *([spec.modified_field] if spec.modified_field else [])) if spec.field(f) is None]
+    if unknown:
+        raise ValueError(f"{connector}: the key and modification fields must be among its fields: {', '.join(unknown)}")
+    return spec
 
 
 def _fields(*specs: str) -> tuple[ConnectorField, ...]:

@@ -12,10 +12,11 @@ from datetime import UTC
 import dagster as dg
 
 from afas_sf_assets.afas.client import AfasClient
-from afas_sf_assets.afas.connector_set import CONNECTOR_SET, GetConnectorSpec
+from afas_sf_assets.afas.connector_set import GetConnectorSpec
 from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.defs.keys import group, source_key
 from afas_sf_assets.defs.resources import AfasResource
+from afas_sf_assets.flows.registry import SOURCES
 
 # Rows at the newest modification date that go into the fingerprint: two changes within one second
 # still differ in content, so no change is skipped because it shared a timestamp with another.
@@ -64,4 +65,4 @@ def _observable(spec: GetConnectorSpec) -> dg.SourceAsset:
 with warnings.catch_warnings():
     # observable_source_asset is marked beta; it is still Dagster's way to version external data.
     warnings.simplefilter("ignore", dg.BetaWarning)
-    AFAS_SOURCE_ASSETS = [_observable(spec) for spec in CONNECTOR_SET.values() if spec.modified_field]
+    AFAS_SOURCE_ASSETS = [_observable(spec) for spec in SOURCES.values() if spec.modified_field]

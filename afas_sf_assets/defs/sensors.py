@@ -11,14 +11,13 @@ import os
 import dagster as dg
 
 from afas_sf_assets import alerts
-from afas_sf_assets.afas.connector_set import CONNECTOR_SET
 from afas_sf_assets.defs.afas_sources import DATA_VERSION_TAG, probe, source_version
 from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
 from afas_sf_assets.defs.keys import source_key, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
 from afas_sf_assets.defs.salesforce_assets import sources_of
 from afas_sf_assets.flows.orders_out import OrdersOutConfig
-from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.flows.registry import FLOWS, SOURCES
 from afas_sf_assets.headless import flow_of_step, innermost_message
 from afas_sf_assets.mapping.model import load_yaml_model
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
@@ -87,7 +86,7 @@ def synced_from(instance: dg.DagsterInstance, connector: str, version: str) -> b
 def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.SensorResult | dg.SkipReason:
     latest: dict[str, dict[str, str] | None] = {}
     with afas.client() as client:
-        for spec in CONNECTOR_SET.values():
+        for spec in SOURCES.values():
             if spec.modified_field:
                 latest[spec.id] = probe(client, spec)
     if context.cursor:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from afas_sf_assets.errors import AfasSfError
 from afas_sf_assets.mapping.transforms import TRANSFORMS, resolve_call
+
+# The checkout's `mappings/`, or the folder AFAS_SF_MAPPINGS names: an installed package's, a container
+# image's, a tenant's own.
+DEFAULT_MAPPINGS = Path(os.environ.get("AFAS_SF_MAPPINGS") or Path(__file__).resolve().parents[2] / "mappings")
 
 
 class MappingFileError(AfasSfError):
@@ -117,6 +122,55 @@ def fields_for_org(fields: dict[str, FieldMapping], present: set[str]) -> dict[s
     }
 
 
+class Lookup(_Strict):
+    """A relationship to a record another flow keeps in Salesforce, by that flow's external id."""
+
+    flow: str
+    source: str | list[str] = Field(alias="from")
+    # Default: the other flow's target external id (customers: Account.AFAS_Debtor_Id__c).
+    external_id: str | None = None
+    # Hold the record back while the one it points at is not in Salesforce yet (false: send it without).
+    wait: bool = True
+
+    @property
+    def source_fields(self) -> list[str]:
+        return list(self.source) if isinstance(self.source, list) else [self.source]
+
+
+DeclaredType = Literal[
+    "text", "textarea", "email", "phone", "url", "number", "currency", "percent", "date", "datetime", "checkbox",
+    "picklist", "lookup",
+]  # fmt: skip
+
+
+class DeclaredField(_Strict):
+    """A custom field a flow needs, as `afas-sf metadata` deploys it (and the sandbox serves it)."""
+
+    type: DeclaredType
+    label: str | None = None
+    length: int | None = Field(default=None, ge=1, le=131072)
+    decimals: int | None = Field(default=None, ge=0, le=17)
+    external_id: bool = False
+    required: bool = False
+    values: tuple[str, ...] = ()
+    to: str | None = None  # a lookup's object
+
+    @model_validator(mode="after")
+    def _complete(self) -> DeclaredField:
+        if self.type == "lookup" and not self.to:
+            raise ValueError("a lookup names the object it points to: `to: Account`")
+        if self.type == "picklist" and not self.values:
+            raise ValueError("a picklist lists its `values`")
+        return self
+
+
+class DeclaredObject(_Strict):
+    """A custom object (`…__c`, with `label`), or custom fields on a standard object."""
+
+    label: str | None = None
+    fields: dict[str, DeclaredField] = Field(default_factory=dict)
+
+
 class Mapping(_Strict):
     flow: str
     source: Source
@@ -125,6 +179,11 @@ class Mapping(_Strict):
     profiles: dict[str, Profile] = Field(default_factory=dict)
     value_maps: dict[str, dict[str, Any]] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+    # For a flow declared by its mapping file alone (flows/generic.py):
+    description: str = ""
+    after: tuple[str, ...] = ()  # flows whose records must be in Salesforce first (asset lineage)
+    lookups: dict[str, Lookup] = Field(default_factory=dict)  # relationship name (`Account__r`): the record
+    declare: dict[str, DeclaredObject] = Field(default_factory=dict)  # custom objects and fields it needs
     path: Path | None = None
 
     @model_validator(mode="after")
@@ -135,6 +194,15 @@ class Mapping(_Strict):
                     raise ValueError(f"{section}.{name}: value map {spec.map!r} is not defined under value_maps")
         if self.target.external_id not in self.fields:
             raise ValueError(f"the external id {self.target.external_id} must be one of the mapped fields")
+        for name in self.lookups:
+            if not (name.endswith("__r") or name.isidentifier()) or name in self.fields:
+                raise ValueError(f"lookups.{name}: give the relationship name (Account__r, or Account), not a field")
+        for sobject, declared in self.declare.items():
+            if sobject.endswith("__c") and not declared.label:
+                raise ValueError(f"declare.{sobject}: a new custom object needs a `label`")
+            for name in declared.fields:
+                if not name.endswith("__c"):
+                    raise ValueError(f"declare.{sobject}.fields.{name}: a custom field's name ends in __c")
         return self
 
     def for_org(self, present: dict[str, set[str]]) -> Mapping:
@@ -166,6 +234,8 @@ class Mapping(_Strict):
         fields = list(self.source.key) + ([self.source.modified] if self.source.modified else [])
         for spec in self.fields.values():
             fields.extend(spec.source_fields)
+        for lookup in self.lookups.values():
+            fields.extend(lookup.source_fields)
         for profile in self.profiles.values():
             for spec in profile.fields.values():
                 fields.extend(spec.source_fields)
@@ -248,6 +318,15 @@ def load_yaml_model(path: Path, model: type[ModelT], what: str) -> ModelT:
             key = ".".join(str(p) for p in loc) or "(top level)"
             problems.append(f"{path}:{_line_of(node, loc) if node else 1}: {key}: {error['msg']}")
         raise MappingFileError(f"invalid {what}\n" + "\n".join(problems)) from None
+
+
+# Files in the mapping folder that hold settings, not a flow's mapping.
+SETTINGS_FILES = ("afas_orders.yaml",)
+
+
+def flow_mapping_files(directory: Path) -> list[Path]:
+    """Every flow's mapping file in a mapping folder, by name."""
+    return sorted(p for p in directory.glob("*.yaml") if p.name not in SETTINGS_FILES)
 
 
 def load_mapping(path: Path) -> Mapping:

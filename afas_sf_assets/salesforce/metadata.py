@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from afas_sf_assets.salesforce.schema import OBJECTS, SfField, SfObject, SfType
+from afas_sf_assets.salesforce.declared import project_objects
+from afas_sf_assets.salesforce.schema import SfField, SfObject, SfType
 
 API_VERSION = "62.0"
 _TYPES = {
@@ -129,7 +130,7 @@ def write_project(out: Path) -> list[Path]:
     """Write sfdx-project.json, force-app (every org) and optional/<feature> (orgs with that feature), each
     with its fields, objects and permission set; returns the files written."""
     packages: dict[str, list[SfObject]] = {}
-    for sobject in OBJECTS.values():
+    for sobject in project_objects().values():
         if _custom_fields(sobject) or sobject.custom:
             packages.setdefault(package_of(sobject), []).append(sobject)
     project = out / "sfdx-project.json"

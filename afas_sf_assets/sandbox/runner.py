@@ -18,7 +18,7 @@ import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from afas_sf_assets.afas.connector_set import CONNECTOR_SET
+from afas_sf_assets.afas.connector_set import CONNECTOR_SET, spec_from_plain
 from afas_sf_assets.salesforce.schema import OrgFeature
 from afas_sf_assets.sandbox.afas.app import AfasSandboxApp
 from afas_sf_assets.sandbox.afas.demo_data import DemoData, DemoSize
@@ -42,18 +42,29 @@ class SandboxOptions:
 
 
 def seed_afas(store: AfasStore, options: SandboxOptions) -> None:
-    """Fill an empty store; a store that already holds data keeps it (restarts lose nothing)."""
-    if any(store.count(connector) for connector in CONNECTOR_SET):
+    """Fill an empty store; a store that already holds data keeps it (restarts lose nothing).
+
+    `--afas-data` gives rows per connector: a list for the project's own GetConnectors, or, for one of the
+    user's own, `{"key": [...], "modified": "ModifiedDate", "fields": [{"id", "type", "length"}], "rows": [...]}`,
+    which the sandbox then serves with that metainfo."""
+    if any(store.count(connector) for connector in store.specs):
         return
     if options.afas_data:
-        loaded: dict[str, list[dict[str, Any]]] = json.loads(options.afas_data.read_text())
-        unknown = sorted(set(loaded) - set(CONNECTOR_SET))
-        if unknown:
-            raise SystemExit(
-                f"--afas-data names connectors the project does not use: {', '.join(unknown)}; "
-                f"known: {', '.join(CONNECTOR_SET)}"
-            )
-        for connector, rows in loaded.items():
+        loaded: dict[str, Any] = json.loads(options.afas_data.read_text())
+        for connector, given in loaded.items():
+            if isinstance(given, dict):
+                try:
+                    store.learn(spec_from_plain(connector, given))
+                except ValueError as exc:
+                    raise SystemExit(f"--afas-data: {exc}") from None
+                rows = given.get("rows", [])
+            elif connector in store.specs:
+                rows = given
+            else:
+                raise SystemExit(
+                    f"--afas-data: {connector} is not one of the project's GetConnectors ({', '.join(CONNECTOR_SET)}); "
+                    'describe a connector of your own with {"key": [...], "fields": [...], "rows": [...]}'
+                )
             store.upsert_rows(connector, rows, touch=False)
         return
     for connector, rows in DemoData(options.seed, options.size).generate():

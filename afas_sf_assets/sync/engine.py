@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -28,7 +27,7 @@ from afas_sf_assets.afas.dates import AMSTERDAM, parse_afas_datetime
 from afas_sf_assets.afas.filters import Condition, Operator, Where
 from afas_sf_assets.errors import AfasSfError
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
-from afas_sf_assets.mapping.model import Mapping, load_mapping
+from afas_sf_assets.mapping.model import DEFAULT_MAPPINGS, Mapping, load_mapping
 from afas_sf_assets.salesforce.client import COLLECTION_SIZE, SalesforceClient
 from afas_sf_assets.salesforce.errors import SalesforceLimitExceeded
 from afas_sf_assets.sync.fit import Misfit, fit_payload, mapping_problems, truncated_fields
@@ -45,9 +44,6 @@ from afas_sf_assets.sync.state import (
 )
 
 logger = logging.getLogger(__name__)
-# The checkout's `mappings/`, or the folder AFAS_SF_MAPPINGS names: an installed package's, a container
-# image's, a tenant's own.
-DEFAULT_MAPPINGS = Path(os.environ.get("AFAS_SF_MAPPINGS") or Path(__file__).resolve().parents[2] / "mappings")
 # A bulk job costs a handful of calls whatever its size (create, upload, close, polls, results).
 BULK_JOB_CALLS = 8
 
@@ -211,6 +207,8 @@ class SyncEngine:
         """Every AFAS field the mapping reads and every Salesforce field it writes exist, before data moves."""
         mapping = ctx.mapping
         info = self.afas.get_connector_info(mapping.source.connector)
+        if flow.derive_row_model:
+            ctx.row_model = flow.derive_row_model(info, mapping)
         available = {f.id for f in info.fields}
         unknown = [f for f in mapping.source_fields if f not in available and f not in flow.derived_fields]
         if unknown:
@@ -345,8 +343,10 @@ class SyncEngine:
                     f"the AFAS row has no {', '.join(missing)}",
                 )
                 continue
+            row_model = ctx.row_model or flow.row_model
+            assert row_model is not None, "a flow without a row model derives one in the preflight"
             try:
-                model = flow.row_model.model_validate(row)
+                model = row_model.model_validate(row)
             except ValidationError as exc:
                 problems = [
                     (".".join(str(p) for p in e["loc"]) or "row", f"{e['msg']} (got {e.get('input')!r})")

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.filters import Where
+from afas_sf_assets.afas.models import GetConnectorInfo
 from afas_sf_assets.mapping.apply import MappedRecord
 from afas_sf_assets.mapping.model import Mapping as MappingFile
 from afas_sf_assets.salesforce.client import SalesforceClient, UpsertOutcome
@@ -68,6 +69,8 @@ class FlowContext:
     # one activity entry per child.
     child_failures: dict[str, Failure] = field(default_factory=dict)
     child_activity: list[ActivityEntry] = field(default_factory=list)
+    # The flow's row model for this run, when derived from AFAS's metainfo.
+    row_model: type[BaseModel] | None = None
 
     def warn(self, failure: Failure) -> None:
         """A rule's finding about one record (a shared e-mail, a contact Salesforce refused)."""
@@ -144,7 +147,9 @@ SCAN_ABOVE = 1000
 class Flow:
     name: str
     mapping: str
-    row_model: type[BaseModel]
+    # What a valid AFAS row is; None: derived from the GetConnector's metainfo by `derive_row_model` before
+    # the run reads a row (a flow declared by its mapping file alone).
+    row_model: type[BaseModel] | None
     depends_on: tuple[str, ...] = ()
     # Batch rules run after mapping: they shape records (relationships, passes, another target) or hold
     # them back (`waiting_for`). Matching rules run once it is known which records exist in Salesforce
@@ -168,4 +173,5 @@ class Flow:
     reads_also: tuple[str, ...] = ()
     # AFAS fields that are not sent but whose change must count as a change (e.g. an image's date).
     hash_also: tuple[str, ...] = ()
+    derive_row_model: Callable[[GetConnectorInfo, MappingFile], type[BaseModel]] | None = None
     description: str = ""

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from afas_sf_assets.afas.connector_set import CONNECTOR_SET
 from afas_sf_assets.afas.dates import AMSTERDAM, format_row_datetime
 from afas_sf_assets.afas.filters import Condition, Operator
 from afas_sf_assets.sandbox.afas import demo_data
@@ -146,11 +145,11 @@ class AfasSandboxApp:
     # -- /_sandbox ---------------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"ok": True, "connectors": {c: self.store.count(c) for c in CONNECTOR_SET}})
+        return JSONResponse({"ok": True, "connectors": {c: self.store.count(c) for c in self.store.specs}})
 
     async def sandbox_rows(self, request: Request) -> Response:
         connector = request.path_params["connector"]
-        if connector not in CONNECTOR_SET:
+        if connector not in self.store.specs:
             return JSONResponse({"error": f"unknown connector {connector}"}, status_code=404)
         if request.method == "GET":
             return JSONResponse({"rows": list(self.store.iter_all(connector))})
@@ -362,7 +361,7 @@ class AfasSandboxApp:
         return Response(status_code=404)
 
     def _get_connector(self, connector: str, raw_query: str) -> Response:
-        spec = CONNECTOR_SET.get(connector)
+        spec = self.store.specs.get(connector)
         if spec is None:
             # Unconfirmed which status Profit uses here; its message is documented, 500 is its usual.
             return profit_error("GetConnector not supported for this app or the user is not authorized")
@@ -397,7 +396,7 @@ class AfasSandboxApp:
             return JSONResponse(
                 {
                     "updateConnectors": [{"id": c, "description": c} for c in sorted(tree)],
-                    "getConnectors": [{"id": s.id, "description": s.description} for s in CONNECTOR_SET.values()],
+                    "getConnectors": [{"id": s.id, "description": s.description} for s in self.store.specs.values()],
                     "info": {
                         "envid": "O12345AA",
                         "appName": "afas-sf sandbox",
@@ -407,7 +406,7 @@ class AfasSandboxApp:
                 }
             )
         if len(rest) == 2 and rest[0].lower() == "get":
-            spec = CONNECTOR_SET.get(rest[1])
+            spec = self.store.specs.get(rest[1])
             if spec is None:
                 return profit_error("GetConnector not supported for this app or the user is not authorized")
             return JSONResponse(
@@ -420,7 +419,7 @@ class AfasSandboxApp:
                             "fieldId": f.id,
                             "dataType": f.data_type.value,
                             "label": f.label,
-                            "length": get_field_length(f.id, f.data_type.value),
+                            "length": f.length if f.length is not None else get_field_length(f.id, f.data_type.value),
                             "controlType": 1,
                             "decimals": 2 if f.data_type.value == "decimal" else 0,
                             "decimalsFieldId": "",

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from afas_sf_assets.afas.connector_set import CONNECTOR_SET, FieldType, GetConnectorSpec
+from afas_sf_assets.afas.connector_set import CONNECTOR_SET, FieldType, GetConnectorSpec, spec_from_plain
 from afas_sf_assets.afas.dates import AMSTERDAM, format_row_datetime
 from afas_sf_assets.afas.filters import Condition, Operator
 
@@ -32,6 +32,9 @@ class FilterValueInvalid(Exception):
 
 # Fields the sandbox itself looks rows up by (ImageConnector, and the order flows' filters).
 LOOKUP_INDEXES = {"AfasSf_Items": ("ImageId",), "AfasSf_Debtors": ("Email",), "AfasSf_SalesDocuments": ("Reference",)}
+
+
+LEARNED = "learned_connectors"
 
 
 def _table(connector: str) -> str:
@@ -126,16 +129,30 @@ class AfasStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-            for spec in CONNECTOR_SET.values():
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {_table(spec.id)} (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
-                indexed = {*spec.key, *([spec.modified_field] if spec.modified_field else [])}
-                for field in indexed | set(LOOKUP_INDEXES.get(spec.id, ())):
-                    expression, data_type = _column(spec, field)
-                    collate = " COLLATE NOCASE" if data_type is FieldType.STRING else ""
-                    conn.execute(
-                        f'CREATE INDEX IF NOT EXISTS "ix_{spec.id}_{field}" ON {_table(spec.id)} '
-                        f"({expression}{collate})"
-                    )
+        # The GetConnectors it serves: the project's set, and those of the user's own it was taught.
+        self.specs: dict[str, GetConnectorSpec] = dict(CONNECTOR_SET)
+        for plain in self.get_meta(LEARNED, []):
+            self.specs[plain["id"]] = spec_from_plain(plain["id"], plain)
+        for spec in self.specs.values():
+            self._create(spec)
+
+    def _create(self, spec: GetConnectorSpec) -> None:
+        conn = self._conn()
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {_table(spec.id)} (key TEXT PRIMARY KEY, data TEXT NOT NULL)")
+        indexed = {*spec.key, *([spec.modified_field] if spec.modified_field else [])}
+        for field in indexed | set(LOOKUP_INDEXES.get(spec.id, ())):
+            expression, data_type = _column(spec, field)
+            collate = " COLLATE NOCASE" if data_type is FieldType.STRING else ""
+            conn.execute(
+                f'CREATE INDEX IF NOT EXISTS "ix_{spec.id}_{field}" ON {_table(spec.id)} ({expression}{collate})'
+            )
+
+    def learn(self, spec: GetConnectorSpec) -> None:
+        """Serve a GetConnector of the user's own from now on, across restarts."""
+        self.specs[spec.id] = spec
+        self._create(spec)
+        learned = [p for p in self.get_meta(LEARNED, []) if p["id"] != spec.id]
+        self.set_meta(LEARNED, [*learned, spec.as_plain()])
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -154,7 +171,7 @@ class AfasStore:
     def upsert_rows(self, connector: str, rows: Iterable[dict[str, Any]], *, touch: bool = True) -> int:
         """Insert or merge rows; `touch` sets the modification date to now, as AFAS does on every change,
         whatever date the row carries (without `touch` a row keeps the date it brings)."""
-        spec = CONNECTOR_SET[connector]
+        spec = self.specs[connector]
         now = format_row_datetime(datetime.now(AMSTERDAM))
         conn = self._conn()
         count = 0
@@ -182,7 +199,7 @@ class AfasStore:
         return count
 
     def delete_rows(self, connector: str, where: dict[str, Any]) -> int:
-        spec = CONNECTOR_SET[connector]
+        spec = self.specs[connector]
         clauses, params = [], []
         for field, value in where.items():
             expression, _ = _column(spec, field)
@@ -192,7 +209,7 @@ class AfasStore:
         return self._conn().execute(sql, params).rowcount
 
     def query(self, connector: str, query: Query) -> list[dict[str, Any]]:
-        spec = CONNECTOR_SET[connector]
+        spec = self.specs[connector]
         sql = f"SELECT data FROM {_table(connector)}"
         params: list[Any] = []
         if query.groups:
@@ -221,7 +238,7 @@ class AfasStore:
         return [json.loads(data) for (data,) in self._conn().execute(sql, params)]
 
     def get(self, connector: str, **key: Any) -> dict[str, Any] | None:
-        spec = CONNECTOR_SET[connector]
+        spec = self.specs[connector]
         row = (
             self._conn()
             .execute(f"SELECT data FROM {_table(connector)} WHERE key = ?", (self.row_key(spec, key),))

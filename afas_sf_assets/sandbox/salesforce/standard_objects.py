@@ -33,7 +33,8 @@ from dataclasses import replace
 from functools import cache
 from importlib import resources
 
-from afas_sf_assets.salesforce.schema import OBJECTS, OrgFeature, SfField, SfObject, SfType
+from afas_sf_assets.salesforce.declared import project_objects
+from afas_sf_assets.salesforce.schema import OrgFeature, SfField, SfObject, SfType
 
 S, TXT, EMAIL, PHONE, URL = SfType.STRING, SfType.TEXTAREA, SfType.EMAIL, SfType.PHONE, SfType.URL
 BOOL, INT, DBL, CUR, DATE, DT = SfType.BOOLEAN, SfType.INT, SfType.DOUBLE, SfType.CURRENCY, SfType.DATE, SfType.DATETIME
@@ -404,7 +405,7 @@ def _with_feature_rules(name: str, fields: tuple[SfField, ...], features: frozen
 def sandbox_objects(features: frozenset[OrgFeature]) -> dict[str, SfObject]:
     """The org's objects: standard fields from the reference, the project's custom fields from its schema."""
     out: dict[str, SfObject] = {}
-    for name, obj in OBJECTS.items():
+    for name, obj in project_objects().items():
         if obj.feature is not None and obj.feature not in features:
             continue
         present = tuple(f for f in obj.fields if f.feature is None or f.feature in features)

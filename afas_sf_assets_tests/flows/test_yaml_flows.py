@@ -1,0 +1,174 @@
+"""A flow declared by one YAML file and no Python (mappings/examples/projects.yaml): a GetConnector of the
+user's own into a custom object, with an Account lookup through the customers flow, run as a user runs it
+(`afas-sf sync`, through Dagster) against sandboxes that learned the connector and the object."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from afas_sf_assets.mapping.model import DEFAULT_MAPPINGS
+from afas_sf_assets.sandbox.afas.demo_data import DemoData, DemoSize
+from afas_sf_assets.sync.state import RecordStatus, State
+from afas_sf_assets_tests.sandbox_process import Sandbox, running_sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+PROJECTS = {
+    "key": ["ProjectId"],
+    "modified": "ModifiedDate",
+    "description": "Projects",
+    "fields": [
+        {"id": "ProjectId", "type": "string", "length": 15, "label": "Project"},
+        {"id": "Description", "type": "string", "length": 80, "label": "Description"},
+        {"id": "DebtorId", "type": "string", "length": 15, "label": "Debtor"},
+        {"id": "Status", "type": "string", "length": 1, "label": "Status"},
+        {"id": "StartDate", "type": "date", "label": "Start date"},
+        {"id": "Budget", "type": "decimal", "label": "Budget"},
+        {"id": "ModifiedDate", "type": "date", "label": "Modified"},
+    ],
+}
+
+
+def project(number: int, debtor: str, **values: Any) -> dict[str, Any]:
+    return {
+        "ProjectId": f"P{number:04d}",
+        "Description": f"Project {number}",
+        "DebtorId": debtor,
+        "Status": "A",
+        "StartDate": "2026-03-01T00:00:00Z",
+        "Budget": 1000.0 + number,
+        "ModifiedDate": "2026-11-01T09:00:00Z",
+        **values,
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, dict[str, str], list[str]]]:
+    """The shipped mappings plus the example flow; sandboxes serving the demo data and the projects."""
+    mappings = tmp_path / "mappings"
+    shutil.copytree(DEFAULT_MAPPINGS, mappings, ignore=shutil.ignore_patterns("examples"))
+    shutil.copy(DEFAULT_MAPPINGS / "examples" / "projects.yaml", mappings / "projects.yaml")
+    data: dict[str, Any] = dict(DemoData(3, DemoSize.SMALL).generate())
+    companies = [d["DebtorId"] for d in data["AfasSf_Debtors"] if d["CompanyName"]][:4]
+    rows = [project(n, companies[n % len(companies)]) for n in range(1, 7)]
+    rows.append(project(7, "99999"))  # a customer AFAS does not have: waits
+    rows.append(project(8, companies[0], Description="x" * 81))  # longer than AFAS's metainfo allows
+    data["AfasSf_Projects"] = {**PROJECTS, "rows": rows}
+    (tmp_path / "afas.json").write_text(json.dumps(data))
+    monkeypatch.setenv("AFAS_SF_MAPPINGS", str(mappings))  # the Salesforce sandbox serves what they declare
+    with running_sandbox(tmp_path / "world", "--afas-data", str(tmp_path / "afas.json")) as box:
+        env = {
+            **os.environ,
+            **box.env,
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+            "AFAS_SF_STATE_URL": f"sqlite:///{tmp_path / 'state.sqlite'}",
+        }
+        yield box, env, companies
+
+
+def run_sync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "afas_sf_assets.cli", "sync", *args], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def sync(env: dict[str, str], *args: str) -> str:
+    done = run_sync(env, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def line_of(output: str, flow: str) -> str:
+    return next(line for line in output.splitlines() if line.strip().startswith(flow + " "))
+
+
+def test_a_yaml_only_flow_syncs_with_its_lookup_waits_for_what_is_missing_and_then_writes_nothing(
+    world: tuple[Sandbox, dict[str, str], list[str]],
+) -> None:
+    box, env, companies = world
+    first = sync(env)
+    assert "created=6" in line_of(first, "projects"), first
+
+    accounts = {a["AFAS_Debtor_Id__c"]: a["Id"] for a in box.sf_records("Account") if a.get("AFAS_Debtor_Id__c")}
+    projects = {p["AFAS_Project_Id__c"]: p for p in box.sf_records("AFAS_Project__c")}
+    assert sorted(projects) == [f"P{n:04d}" for n in range(1, 7)]
+    assert projects["P0001"]["Account__c"] == accounts[companies[1]]
+    assert projects["P0001"]["Status__c"] == "active" and projects["P0001"]["Budget__c"] == 1001.0
+    assert projects["P0001"]["Start_Date__c"] == "2026-03-01"
+
+    state = State(env["AFAS_SF_STATE_URL"])
+    waiting, too_long = state.entry("projects", "P0007"), state.entry("projects", "P0008")
+    assert waiting is not None and waiting.status is RecordStatus.WAITING
+    assert "customers record 99999 is not in Salesforce yet" in (waiting.error_message or "")
+    assert too_long is not None and too_long.status is RecordStatus.QUARANTINED
+    assert too_long.error_field == "Description" and "at most 80 characters" in (too_long.error_message or "")
+
+    second = sync(env)
+    assert "created=0 updated=0" in line_of(second, "projects"), second
+    assert len(box.sf_records("AFAS_Project__c")) == 6
+
+    box.upsert("AfasSf_Projects", [{"ProjectId": "P0002", "Status": "G"}])
+    third = sync(env, "--select", "projects")
+    assert "updated=1" in line_of(third, "projects"), third
+    assert {p["AFAS_Project_Id__c"]: p for p in box.sf_records("AFAS_Project__c")}["P0002"]["Status__c"] == "closed"
+
+
+def test_a_yaml_only_flow_is_an_asset_after_its_flows_and_its_object_is_in_the_metadata(
+    world: tuple[Sandbox, dict[str, str], list[str]], tmp_path: Path
+) -> None:
+    _, env, _ = world
+    probe = """
+import json, dagster as dg
+from afas_sf_assets.definitions import defs
+from afas_sf_assets.defs.sensors import affected_targets
+graph = defs.resolve_asset_graph()
+print(json.dumps({
+    "parents": sorted(k.to_user_string() for k in graph.get(dg.AssetKey(["salesforce", "projects"])).parent_keys),
+    "observed": graph.get(dg.AssetKey(["afas", "AfasSf_Projects"])).is_observable,
+    "sensed": [k.to_user_string() for k in affected_targets({"AfasSf_Projects"})],
+}))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    shown = json.loads(done.stdout)
+    assert shown["parents"] == ["afas/AfasSf_Projects", "salesforce/customers"]
+    assert shown["observed"], "its GetConnector is an observable source asset"
+    assert shown["sensed"] == ["salesforce/projects"], "the change sensor requests it when its connector changes"
+
+    out = tmp_path / "metadata"
+    subprocess.run(
+        [sys.executable, "-m", "afas_sf_assets.cli", "metadata", "--out", str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    objects = out / "force-app" / "main" / "default" / "objects" / "AFAS_Project__c"
+    assert (objects / "AFAS_Project__c.object-meta.xml").is_file()
+    fields = {p.name.split(".")[0] for p in (objects / "fields").glob("*.field-meta.xml")}
+    assert {"AFAS_Project_Id__c", "Status__c", "Start_Date__c", "Budget__c", "Account__c"} <= fields
+
+
+def test_a_yaml_only_flow_that_fails_half_way_loses_nothing(world: tuple[Sandbox, dict[str, str], list[str]]) -> None:
+    box, env, _ = world
+    assert "created=50" in line_of(sync(env, "--select", "customers"), "customers")
+    # Salesforce answers the projects' write with 500s until the client gives up: the run fails there.
+    box.sf_put("faults", {"fail_next": [{"status": 500, "match": "AFAS_Project__c", "method": "PATCH"}] * 20})
+    failed = run_sync(env, "--select", "projects")
+    assert failed.returncode == 1 and "FAILED: projects" in failed.stderr, failed.stderr
+    assert box.sf_records("AFAS_Project__c") == []
+    box.sf_put("faults", {})
+    repaired = sync(env, "--select", "projects")
+    assert "created=6" in line_of(repaired, "projects"), repaired
+    codes = [p["AFAS_Project_Id__c"] for p in box.sf_records("AFAS_Project__c")]
+    assert sorted(codes) == [f"P{n:04d}" for n in range(1, 7)], "each once"
+    state = State(env["AFAS_SF_STATE_URL"])
+    assert state.counts("projects") == {"synced": 6, "waiting": 1, "quarantined": 1}
