@@ -105,7 +105,8 @@ class LocalDeployment:
         self.tenants = {tenant.name: tenant for tenant in tenants}
         self.home = home
         self.port = port
-        self.logs = logs or home / "logs"
+        # Not $DAGSTER_HOME/logs: Dagster's telemetry takes that folder as its own and empties it.
+        self.logs = logs or home / "afas-sf-logs"
         self.url = f"http://127.0.0.1:{port}"
         self._services: dict[str, subprocess.Popen[bytes]] = {}
 

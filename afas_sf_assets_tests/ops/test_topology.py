@@ -53,12 +53,28 @@ def schemas() -> Iterator[Callable[[str, str], str]]:
     engine.dispose()
 
 
-def _wait(what: str, done: Callable[[], bool], seconds: float = 300) -> None:
+def _wait(what: str, done: Callable[[], bool], seconds: float = 300, explain: Callable[[], object] = str) -> None:
     deadline = time.monotonic() + seconds
     while not done():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds:.0f} s")
+            raise AssertionError(f"{what}: not within {seconds:.0f} s; {explain()}")
         time.sleep(1)
+
+
+def _state_of(deployment: LocalDeployment) -> dict[str, object]:
+    """The runs and the change sensors' latest ticks, to say why something did not happen."""
+    ticks = """{ sensorsOrError(repositorySelector: {repositoryLocationName: "LOC", repositoryName: "__repository__"}) {
+        ... on Sensors { results { name sensorState { status ticks(limit: 3) { status skipReason error { message } }
+        } } } } }"""
+    sensors = {
+        name: [
+            s["sensorState"]
+            for s in deployment.graphql(ticks.replace("LOC", name))["sensorsOrError"]["results"]
+            if s["name"] == "afas_changes"
+        ]
+        for name in deployment.tenants
+    }
+    return {"runs": [(r["runId"], r["status"]) for r in _runs(deployment)], "sensors": sensors}
 
 
 def _runs(deployment: LocalDeployment) -> list[dict[str, object]]:
@@ -133,7 +149,11 @@ def test_two_tenants_on_the_production_topology_survive_a_code_server_restart(
             _wait("the interrupted run is marked", lambda: deployment.run_status(launched) in FINISHED, 120)
 
             states = {name: State(url) for name, url in state_urls.items()}
-            _wait("the sensors repair and sync both tenants", lambda: _settled(deployment, sandboxes, states))
+            _wait(
+                "the sensors repair and sync both tenants",
+                lambda: _settled(deployment, sandboxes, states),
+                explain=lambda: _state_of(deployment),
+            )
             changed = acme_box.rows("AfasSf_Items")[1]["ItemCode"]
             acme_box.upsert("AfasSf_Items", [{"ItemCode": changed, "Description": "Na de herstart gewijzigd"}])
             _wait(
@@ -143,7 +163,9 @@ def test_two_tenants_on_the_production_topology_survive_a_code_server_restart(
                     for r in acme_box.sf_records("Product2")
                 ),
             )
-            _wait("every run ends", lambda: _settled(deployment, sandboxes, states))
+            _wait(
+                "every run ends", lambda: _settled(deployment, sandboxes, states), explain=lambda: _state_of(deployment)
+            )
             runs = _runs(deployment)
             failed = {r["runId"]: _failures(deployment, str(r["runId"])) for r in runs if r["status"] != "SUCCESS"}
             total = time.monotonic() - started
