@@ -46,6 +46,7 @@ def readers(connector: str) -> list[dg.AssetKey]:
 
 
 WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+SETTLED = "_settled"  # the cursor's key for the versions no longer to check
 UNDER_WAY = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
@@ -81,7 +82,8 @@ def synced_from(instance: dg.DagsterInstance, connector: str, version: str) -> b
     asset_selection=dg.AssetSelection.assets(*TARGETS),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Probes each AFAS GetConnector's newest modification date and requests a run of the Salesforce "
-    "targets that read it (and what depends on them); a change whose targets are being synced waits for that run.",
+    "targets that read it (and what depends on them); a change whose targets are being synced waits for that run, "
+    "and a change whose run failed or was killed is requested once more.",
 )
 def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.SensorResult | dg.SkipReason:
     latest: dict[str, dict[str, str] | None] = {}
@@ -93,9 +95,22 @@ def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.
         seen: dict[str, object] = json.loads(context.cursor)
     else:
         seen = {c: p for c, p in latest.items() if synced_from(context.instance, c, source_version(p))}
+    # Per connector, the version already settled: synced, or asked for once more after its run failed.
+    kept = seen.pop(SETTLED, None)
+    settled: dict[str, str] = dict(kept) if isinstance(kept, dict) else {}
     changed = {connector for connector, print_ in latest.items() if seen.get(connector) != print_}
     waiting = targets_in_runs(context.instance, context.repository_def, WAITING)
     under_way = targets_in_runs(context.instance, context.repository_def, UNDER_WAY)
+    retried = []
+    for connector in sorted(set(latest) - changed):
+        version = source_version(latest[connector])
+        if settled.get(connector) == version or any(k in waiting or k in under_way for k in readers(connector)):
+            continue
+        settled[connector] = version
+        if not synced_from(context.instance, connector, version):
+            # The run that was to bring this version failed or was killed: ask once more, not again after.
+            changed.add(connector)
+            retried.append(connector)
     held: dict[str, str] = {}  # connector → the run it waits for
     for connector in sorted(changed):
         targets = affected_targets({connector})
@@ -107,7 +122,7 @@ def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.
             changed.discard(connector)
             seen[connector] = latest[connector]
     requested = changed - set(held)
-    cursor = {**seen, **{c: latest[c] for c in requested}}
+    cursor: dict[str, object] = {**seen, **{c: latest[c] for c in requested}, SETTLED: settled}
     targets = affected_targets(requested)
     # What the sensor saw is an observation of the source: the run it requests records these versions.
     observations = [
@@ -124,7 +139,10 @@ def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.
         if json.dumps(cursor, sort_keys=True) == context.cursor:
             return skip
         return dg.SensorResult(skip_reason=skip, cursor=json.dumps(cursor, sort_keys=True))
-    request = dg.RunRequest(asset_selection=targets, tags={"afas-sf/changed": ",".join(sorted(requested))[:200]})
+    tags = {"afas-sf/changed": ",".join(sorted(requested))[:200]}
+    if again := sorted(set(retried) & requested):
+        tags["afas-sf/requested-again"] = ",".join(again)[:200]
+    request = dg.RunRequest(asset_selection=targets, tags=tags)
     if waits:
         context.log.info(f"waiting: {waits}")
     return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor, sort_keys=True), asset_events=observations)

@@ -67,17 +67,35 @@ def test_a_new_sensor_does_not_resync_what_a_sync_already_read(
     assert isinstance(second, dg.SensorResult) and "products" in names(second) and "customers" not in names(second)
 
 
+def test_a_change_whose_run_failed_is_requested_once_more_and_not_again(org_env: Org) -> None:
+    with dg.instance_for_test() as instance:
+        first = evaluate(afas_changes, None, instance)
+        assert isinstance(first, dg.SensorResult) and "products" in names(first)
+        # Its run failed before materialising anything: the targets never recorded the versions it saw.
+        again = evaluate(afas_changes, first.cursor, instance)
+        assert isinstance(again, dg.SensorResult) and names(again) == names(first)
+        (request,) = again.run_requests or []
+        assert "AfasSf_Items" in request.tags["afas-sf/requested-again"].split(",")
+        third = evaluate(afas_changes, again.cursor, instance)
+        assert not requested(third), "once more, not on every tick: a flow that keeps failing does not storm"
+        change_an_item(org_env, "Gewijzigd na twee mislukte runs")
+        fourth = evaluate(afas_changes, third.cursor if isinstance(third, dg.SensorResult) else again.cursor, instance)
+    assert isinstance(fourth, dg.SensorResult) and "products" in names(fourth), "a new change is asked for as ever"
+
+
 def test_a_change_waits_for_the_run_syncing_its_targets_and_a_queued_run_covers_it(org_env: Org) -> None:
     products = dg.AssetKey(["salesforce", "products"])
     with dg.instance_for_test() as instance:
         first = evaluate(afas_changes, None, instance)
         assert isinstance(first, dg.SensorResult) and first.cursor
-        under_way = create_run_for_test(
+        (first_request,) = first.run_requests or []
+        under_way = create_run_for_test(  # the run the daemon made of that request
             instance,
             "__ephemeral_asset_job__",
             status=dg.DagsterRunStatus.STARTED,
-            asset_selection=frozenset({products}),
+            asset_selection=frozenset(first_request.asset_selection or ()),
         )
+        assert products in (first_request.asset_selection or ())
         change_an_item(org_env, "Gewijzigd tijdens een run")
         held = evaluate(afas_changes, first.cursor, instance)
         assert isinstance(held, dg.SkipReason), "no second run of a flow while one is under way"
@@ -109,20 +127,25 @@ def test_afas_sensor_requests_exactly_the_affected_targets(org_env: Org) -> None
     version = observed["AfasSf_Items"].tags[DATA_VERSION_TAG]
     assert version.startswith(parse_afas_datetime(newest).astimezone(UTC).isoformat() + "#"), version
 
-    again = evaluate(afas_changes, first.cursor)  # a restarted daemon hands the stored cursor back
-    assert isinstance(again, dg.SkipReason)
+    # No run ever materialised what it asked for (this instance has none): asked once more, then left be.
+    again = evaluate(afas_changes, first.cursor)
+    assert isinstance(again, dg.SensorResult) and names(again) == names(first)
+    assert isinstance(evaluate(afas_changes, again.cursor), dg.SkipReason)
 
     item = org_env.sandbox.rows("AfasSf_Items")[0]["ItemCode"]
     org_env.sandbox.upsert("AfasSf_Items", [{"ItemCode": item, "Description": "Gewijzigd in AFAS"}])
-    changed = evaluate(afas_changes, first.cursor)
+    changed = evaluate(afas_changes, again.cursor)
     assert isinstance(changed, dg.SensorResult)
     assert names(changed) == {"products", "product_relations", "prices", "stock", "orders", "shipments"}
-    assert changed.cursor != first.cursor
+    assert changed.cursor != again.cursor
+    # Again no run materialised it: the items' change is asked for once more, exactly its targets.
+    changed_again = evaluate(afas_changes, changed.cursor)
+    assert isinstance(changed_again, dg.SensorResult) and names(changed_again) == names(changed)
 
     org_env.sandbox.upsert(
         "AfasSf_Debtors", [{"DebtorId": org_env.sandbox.rows("AfasSf_Debtors")[0]["DebtorId"], "Phone": "010-0000000"}]
     )
-    customers = evaluate(afas_changes, changed.cursor)
+    customers = evaluate(afas_changes, changed_again.cursor)
     assert isinstance(customers, dg.SensorResult)
     assert names(customers) == {"customers", "prices", "orders", "shipments"}
 
