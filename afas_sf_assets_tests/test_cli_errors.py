@@ -13,9 +13,9 @@ import pytest
 CLI = [sys.executable, "-m", "afas_sf_assets.cli"]
 
 
-def afas_sf(tmp_path: Path, *args: str, stdin: str | None = "") -> subprocess.CompletedProcess[str]:
+def afas_sf(tmp_path: Path, *args: str, stdin: str | None = "", **settings: str) -> subprocess.CompletedProcess[str]:
     # A bare environment: no settings, a fresh Dagster home, nothing from the developer's shell.
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster"), **settings}
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, input=stdin, timeout=120)
 
 
@@ -30,6 +30,7 @@ def afas_sf(tmp_path: Path, *args: str, stdin: str | None = "") -> subprocess.Co
         (["purge", "--days", "-1"], ["negative"]),
         (["sandbox", "--dir", "x", "--sf-features", "bogus"], ["unknown org feature bogus", "person_accounts"]),
         (["init", "--env-file", "x.env"], ["no terminal", "README"]),
+        (["deploy-local", "--sandboxes", "acme"], ["set AFAS_SF_DAGSTER_POSTGRES_URL", "Running in production"]),
     ],
 )
 def test_bad_input_is_exit_2_with_the_cause_and_the_fix(tmp_path: Path, args: list[str], words: list[str]) -> None:
@@ -38,6 +39,21 @@ def test_bad_input_is_exit_2_with_the_cause_and_the_fix(tmp_path: Path, args: li
     assert "Traceback" not in done.stderr + done.stdout
     assert len(done.stderr.strip().splitlines()) <= 3
     assert all(word in done.stderr for word in words), done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--tenant", "acme"], ["--tenant acme: give NAME=ENV_FILE"]),
+        (["--tenant", "acme=missing.env"], ["no settings file missing.env", "afas-sf init"]),
+        ([], ["either as --tenant NAME=ENV_FILE", "--sandboxes"]),
+    ],
+)
+def test_deploy_local_names_what_is_wrong_with_its_tenants(tmp_path: Path, args: list[str], words: list[str]) -> None:
+    done = afas_sf(tmp_path, "deploy-local", *args, AFAS_SF_DAGSTER_POSTGRES_URL="postgresql://localhost/none")
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert all(word in line for word in words), line
 
 
 def test_a_sync_without_settings_says_what_is_missing_in_one_line(tmp_path: Path) -> None:

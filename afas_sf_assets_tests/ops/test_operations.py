@@ -36,6 +36,17 @@ def test_the_budget_guard_stops_before_the_reserve_and_the_next_run_finishes(fre
     assert finished.status == "ok" and finished.created == len(org.sandbox.rows("AfasSf_Items"))
 
 
+@dg.op
+def noop() -> None:
+    pass
+
+
+@dg.job
+def trivial() -> None:
+    """A run to keep or purge."""
+    noop()
+
+
 def test_purge_keeps_recent_runs_and_activity_and_removes_old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AFAS_SF_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
     now = datetime.now(UTC)
@@ -45,14 +56,6 @@ def test_purge_keeps_recent_runs_and_activity_and_removes_old(tmp_path: Path, mo
             ActivityEntry("new", "customers", "1", "update", "updated", at=now - timedelta(days=1)),
         ]
     )
-
-    @dg.op
-    def noop() -> None:
-        pass
-
-    @dg.job
-    def trivial() -> None:
-        noop()
 
     with dg.instance_for_test() as instance:
         first = trivial.execute_in_process(instance=instance).run_id
@@ -66,14 +69,6 @@ def test_purge_keeps_recent_runs_and_activity_and_removes_old(tmp_path: Path, mo
 
 def test_a_tenants_housekeeping_removes_its_own_old_runs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AFAS_SF_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")
-
-    @dg.op
-    def noop() -> None:
-        pass
-
-    @dg.job
-    def trivial() -> None:
-        noop()
 
     later = datetime.now(UTC) + timedelta(days=31)
     with dg.instance_for_test() as instance:
