@@ -170,6 +170,14 @@ class DeclaredObject(_Strict):
     label: str | None = None
     fields: dict[str, DeclaredField] = Field(default_factory=dict)
 
+    @field_validator("fields")
+    @classmethod
+    def _custom(cls, fields: dict[str, DeclaredField]) -> dict[str, DeclaredField]:
+        standard = [name for name in fields if not name.endswith("__c")]
+        if standard:
+            raise ValueError(f"{', '.join(standard)}: a custom field's name ends in __c")
+        return fields
+
 
 class Mapping(_Strict):
     flow: str
@@ -197,13 +205,15 @@ class Mapping(_Strict):
         for name in self.lookups:
             if not (name.endswith("__r") or name.isidentifier()) or name in self.fields:
                 raise ValueError(f"lookups.{name}: give the relationship name (Account__r, or Account), not a field")
-        for sobject, declared in self.declare.items():
-            if sobject.endswith("__c") and not declared.label:
-                raise ValueError(f"declare.{sobject}: a new custom object needs a `label`")
-            for name in declared.fields:
-                if not name.endswith("__c"):
-                    raise ValueError(f"declare.{sobject}.fields.{name}: a custom field's name ends in __c")
         return self
+
+    @field_validator("declare")
+    @classmethod
+    def _labelled(cls, declare: dict[str, DeclaredObject]) -> dict[str, DeclaredObject]:
+        unlabelled = [name for name, declared in declare.items() if name.endswith("__c") and not declared.label]
+        if unlabelled:
+            raise ValueError(f"{', '.join(unlabelled)}: a new custom object needs a `label`")
+        return declare
 
     def for_org(self, present: dict[str, set[str]]) -> Mapping:
         """This mapping as written in an org, given each target object's fields (lower-cased names)."""
