@@ -108,6 +108,7 @@ def yaml_flow(mapping: Mapping, targets: MappingType[str, Mapping]) -> Flow:
         depends_on=tuple(dict.fromkeys([*mapping.after, *(lookup.flow for lookup in mapping.lookups.values())])),
         rules=(_lookup_rule(mapping.lookups, external_ids),) if mapping.lookups else (),
         extra_requirements=(lambda ctx: {mapping.target.object: relationships}) if relationships else None,
+        deactivate=mapping.deactivate,
         description=mapping.description
         or f"AFAS {mapping.source.connector} → {mapping.target.object}, declared in mappings/{where}.",
     )

@@ -192,6 +192,8 @@ class Mapping(_Strict):
     after: tuple[str, ...] = ()  # flows whose records must be in Salesforce first (asset lineage)
     lookups: dict[str, Lookup] = Field(default_factory=dict)  # relationship name (`Account__r`): the record
     declare: dict[str, DeclaredObject] = Field(default_factory=dict)  # custom objects and fields it needs
+    # Fields sent, on a full run, to records whose AFAS row is gone (they are never deleted).
+    deactivate: dict[str, Any] | None = None
     path: Path | None = None
 
     @model_validator(mode="after")

@@ -122,6 +122,13 @@ def test_a_yaml_only_flow_syncs_with_its_lookup_waits_for_what_is_missing_and_th
     assert "updated=1" in line_of(third, "projects"), third
     assert {p["AFAS_Project_Id__c"]: p for p in box.sf_records("AFAS_Project__c")}["P0002"]["Status__c"] == "closed"
 
+    box.delete("AfasSf_Projects", {"ProjectId": "P0004"})
+    full = sync(env, "--select", "projects", "--full")
+    assert "deactivated=1" in line_of(full, "projects"), full
+    assert {p["AFAS_Project_Id__c"]: p for p in box.sf_records("AFAS_Project__c")}["P0004"]["Status__c"] == "closed"
+    removed = state.entry("projects", "P0004")
+    assert removed is not None and removed.status is RecordStatus.REMOVED
+
 
 def test_a_yaml_only_flow_is_an_asset_after_its_flows_and_its_object_is_in_the_metadata(
     world: tuple[Sandbox, dict[str, str], list[str]], tmp_path: Path
