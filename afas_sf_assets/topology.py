@@ -128,11 +128,24 @@ class LocalDeployment:
         tenant.process = self._spawn(f"code-server-{tenant.name}", command, env)
 
     def restart_code_server(self, name: str) -> None:
-        """What a deploy of new code does: the tenant's code server stops and a new one takes its port."""
+        """What a deploy of new code does: the tenant's code server stops and a new one takes its port; the
+        webserver notices the new server by itself."""
         tenant = self.tenants[name]
+        restarted = time.time()
         _stop(tenant.process)
         self.start_code_server(tenant)
-        self.wait_loaded()
+        self.wait_serving(tenant)
+        self.wait_loaded(since={name: restarted})
+
+    def wait_serving(self, tenant: Tenant) -> None:
+        """Until the tenant's code server answers its health check."""
+        check = [_bin("dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(tenant.port)]
+
+        def ready() -> str | None:
+            done = subprocess.run(check, capture_output=True, timeout=30)
+            return None if done.returncode == 0 else f"code server {tenant.name} not serving yet"
+
+        self._until(f"code server {tenant.name}", ready)
 
     def write_workspace(self) -> Path:
         workspace = self.home / "workspace.yaml"
@@ -148,6 +161,8 @@ class LocalDeployment:
         ensure_dagster_home()
         for tenant in self.tenants.values():
             self.start_code_server(tenant)
+        for tenant in self.tenants.values():
+            self.wait_serving(tenant)
         workspace = str(self.write_workspace())
         env = {**shared_env(), "DAGSTER_HOME": str(self.home)}
         webserver = [_bin("dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(self.port)]
@@ -200,15 +215,20 @@ class LocalDeployment:
             time.sleep(0.5)
         raise DeploymentError(f"{what} not ready after {START_SECONDS} s: {problem}; see {self.logs}")
 
-    def wait_loaded(self) -> None:
-        """Until the webserver serves every tenant's code location, loaded from its code server."""
-        query = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+    def wait_loaded(self, since: dict[str, float] | None = None) -> None:
+        """Until the webserver serves every tenant's code location, loaded from its code server (a restarted
+        one: loaded since the moment in `since`). It never asks for a reload: that restarts a code server's
+        code, and with it the runs that server is executing."""
+        query = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus updatedTimestamp
             locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 
         def ready() -> str | None:
-            self.graphql("mutation { reloadWorkspace { __typename } }")
             entries = self.graphql(query)["workspaceOrError"]["locationEntries"]
-            states = {e["name"]: e["locationOrLoadError"] for e in entries if e["loadStatus"] == "LOADED"}
+            states = {
+                e["name"]: e["locationOrLoadError"]
+                for e in entries
+                if e["loadStatus"] == "LOADED" and float(e["updatedTimestamp"]) >= (since or {}).get(e["name"], 0.0)
+            }
             # A code server still starting is unreachable; any other load error is the code's and final.
             broken = {
                 n: s.get("message", "")
