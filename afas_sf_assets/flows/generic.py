@@ -17,20 +17,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, create_model
 
-from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.afas.models import GetConnectorInfo
 from afas_sf_assets.flows.common import synced
-from afas_sf_assets.flows.rows import AfasRow
+from afas_sf_assets.flows.rows import AfasRow, afas_date
 from afas_sf_assets.mapping.model import Lookup, Mapping, MappingFileError, flow_mapping_files, load_mapping
 from afas_sf_assets.sync.engine import record_key
 from afas_sf_assets.sync.flow import Flow, FlowContext, Rule, Work
-
-
-def _afas_date(value: str | None) -> str | None:
-    if value is not None:
-        parse_afas_datetime(value)
-    return value
-
 
 # AFAS metainfo data types as Python types; a type AFAS adds later is taken as it comes.
 _PYTHON_TYPES: dict[str, Any] = {
@@ -38,7 +30,7 @@ _PYTHON_TYPES: dict[str, Any] = {
     "int": int,
     "decimal": float,
     "boolean": bool,
-    "date": Annotated[str, AfterValidator(_afas_date)],
+    "date": Annotated[str, AfterValidator(afas_date)],
 }
 
 

@@ -9,6 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from afas_sf_assets.afas.dates import parse_afas_datetime
 
 
+def afas_date(value: str) -> str:
+    """A date as AFAS sends one, or the ValueError that fails its row."""
+    try:
+        parse_afas_datetime(value)
+    except ValueError:
+        raise ValueError("not an AFAS date (yyyy-mm-ddThh:mm:ssZ)") from None
+    return value
+
+
 class AfasRow(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
@@ -17,10 +26,7 @@ class AfasRow(BaseModel):
     def _dates_are_afas_dates(cls, value: Any, info: ValidationInfo) -> Any:
         # A date AFAS cannot have sent (31-12-2026 25:61) fails this row here, not the flow's high-water mark.
         if isinstance(value, str) and info.field_name and info.field_name.endswith("Date"):
-            try:
-                parse_afas_datetime(value)
-            except ValueError:
-                raise ValueError("not an AFAS date (yyyy-mm-ddThh:mm:ssZ)") from None
+            return afas_date(value)
         return value
 
 
