@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from enum import StrEnum
@@ -342,4 +343,15 @@ def flow_mapping_files(directory: Path) -> list[Path]:
 
 
 def load_mapping(path: Path) -> Mapping:
+    """A flow's mapping, read once per version of the file: the code location asks for each one several times
+    as it starts (assets, sensors, the flows a mapping file declares), and a changed file is read again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_yaml_model(path, Mapping, "mapping file")  # says what is missing
+    return _load_mapping(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_mapping(path: Path, mtime_ns: int, size: int) -> Mapping:
     return load_yaml_model(path, Mapping, "mapping file")
