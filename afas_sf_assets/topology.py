@@ -127,6 +127,20 @@ class LocalDeployment:
         command += ["-h", "127.0.0.1", "-p", str(tenant.port), "--location-name", tenant.name]
         tenant.process = self._spawn(f"code-server-{tenant.name}", command, env)
 
+    def create_pools(self) -> None:
+        """Every tenant's flow pools, made here one at a time. Dagster's PostgreSQL storage makes a pool when
+        a run first claims it, and two runs claiming a new pool at once fail the second with a duplicate key
+        (seen in this project's topology test)."""
+        import dagster as dg
+
+        from afas_sf_assets.flows.orders_out import FLOW as ORDERS_OUT
+        from afas_sf_assets.flows.registry import FLOWS
+
+        with dg.DagsterInstance.get() as instance:
+            for tenant in self.tenants:
+                for flow in (*(f.name for f in FLOWS), ORDERS_OUT):
+                    instance.event_log_storage.initialize_concurrency_limit_to_default(f"afas_sf_{tenant}_{flow}")
+
     def restart_code_server(self, name: str) -> None:
         """What a deploy of new code does: the tenant's code server stops and a new one takes its port; the
         webserver notices the new server by itself."""
@@ -159,6 +173,7 @@ class LocalDeployment:
     def start(self) -> None:
         os.environ["DAGSTER_HOME"] = str(self.home)
         ensure_dagster_home()
+        self.create_pools()
         for tenant in self.tenants.values():
             self.start_code_server(tenant)
         for tenant in self.tenants.values():
