@@ -159,6 +159,7 @@ def sync(
     known_flows(select)
     ensure_dagster_home()
     from afas_sf_assets.definitions import ALL_ASSETS, OBSERVE_JOB, build_resources, defs
+    from afas_sf_assets.defs.afas_targets import DECLARED_TO_AFAS_ASSETS
     from afas_sf_assets.defs.dry_run import DRY_RUN_JOB, DRY_RUN_TAG, plan_step
     from afas_sf_assets.defs.keys import TENANT, TENANT_TAG
     from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
@@ -192,7 +193,7 @@ def sync(
             loaded.resolve_job_def(OBSERVE_JOB).execute_in_process(
                 instance=instance, raise_on_error=False, run_config={"loggers": QUIET}, tags=tags
             )
-            configurable = {asset.key for asset in SALESFORCE_TARGET_ASSETS}
+            configurable = {asset.key for asset in (*SALESFORCE_TARGET_ASSETS, *DECLARED_TO_AFAS_ASSETS)}
             ops = {"__".join(keys[n].path): {"config": {"full": full}} for n in names if keys[n] in configurable}
             result = dg.materialize(
                 ALL_ASSETS,

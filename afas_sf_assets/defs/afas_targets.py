@@ -1,11 +1,15 @@
-"""AFAS targets: Salesforce orders sent into AFAS as sales orders (or quotations, invoices, mutations)."""
+"""AFAS targets: Salesforce orders sent into AFAS as sales orders (or quotations, invoices, mutations), and
+the Salesforce → AFAS flows that mapping files declare."""
 
 import dagster as dg
 
 from afas_sf_assets.defs.keys import afas_target_key, flow_pool, group, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
-from afas_sf_assets.defs.salesforce_assets import materialize_result
+from afas_sf_assets.defs.salesforce_assets import SyncConfig, materialize_result
+from afas_sf_assets.flows.generic_out import ToAfasFlow
 from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
+from afas_sf_assets.flows.registry import TO_AFAS
+from afas_sf_assets.mapping.model import ToAfasMapping
 from afas_sf_assets.sync.report import FlowReport
 
 AFAS_ORDERS_KEY = afas_target_key(FLOW)
@@ -41,5 +45,47 @@ def send_orders(
         return OrdersToAfas(afas_client, sf_client, state.state()).run(run_id=context.run.run_id, dry_run=dry_run)
 
 
-AFAS_TARGET_ASSETS = [afas_orders]
-TARGET_KEYS = {FLOW: AFAS_ORDERS_KEY}
+def send_to_afas(
+    mapping: ToAfasMapping,
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+    afas: AfasResource,
+    salesforce: SalesforceResource,
+    state: StateResource,
+    *,
+    full: bool,
+    dry_run: bool,
+) -> FlowReport:
+    with afas.client() as afas_client, salesforce.client() as sf_client:
+        flow = ToAfasFlow(mapping, afas_client, sf_client, state.state())
+        return flow.run(run_id=context.run.run_id, full=full, dry_run=dry_run)
+
+
+def _to_afas_asset(mapping: ToAfasMapping) -> dg.AssetsDefinition:
+    where = mapping.path.name if mapping.path else mapping.flow
+
+    @dg.asset(
+        key=afas_target_key(mapping.flow),
+        deps=[target_key(name) if name != FLOW else AFAS_ORDERS_KEY for name in mapping.after],
+        group_name=group("afas_targets"),
+        kinds={"afas"},
+        description=mapping.description
+        or f"Salesforce {mapping.source.object} → AFAS {mapping.target.connector}, declared in mappings/{where}.",
+        metadata={"mapping": f"mappings/{where}"},
+        pool=flow_pool(mapping.flow),
+    )
+    def to_afas(
+        context: dg.AssetExecutionContext,
+        config: SyncConfig,
+        afas: AfasResource,
+        salesforce: SalesforceResource,
+        state: StateResource,
+    ) -> dg.MaterializeResult:
+        report = send_to_afas(mapping, context, afas, salesforce, state, full=config.full, dry_run=False)
+        return materialize_result(context, report)
+
+    return to_afas
+
+
+DECLARED_TO_AFAS_ASSETS = [_to_afas_asset(mapping) for mapping in TO_AFAS]
+AFAS_TARGET_ASSETS = [afas_orders, *DECLARED_TO_AFAS_ASSETS]
+TARGET_KEYS = {FLOW: AFAS_ORDERS_KEY, **{mapping.flow: afas_target_key(mapping.flow) for mapping in TO_AFAS}}

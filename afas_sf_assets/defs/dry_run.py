@@ -3,11 +3,12 @@ materialisation; each plan is in the run log and in its step's output metadata."
 
 import dagster as dg
 
-from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_AFTER, send_orders
+from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_AFTER, send_orders, send_to_afas
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.defs.salesforce_assets import SyncConfig, report_metadata, sync_flow
 from afas_sf_assets.flows.orders_out import FLOW as AFAS_ORDERS
-from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.flows.registry import FLOWS, TO_AFAS
+from afas_sf_assets.mapping.model import ToAfasMapping
 from afas_sf_assets.sync.flow import Flow
 
 DRY_RUN_JOB = "dry_run"
@@ -18,7 +19,7 @@ def plan_step(flow: str) -> str:
     return f"plan_{flow}"
 
 
-def _plan(name: str, after: list[str], flow: Flow | None) -> dg.OpDefinition:
+def _plan(name: str, after: list[str], flow: Flow | ToAfasMapping | None) -> dg.OpDefinition:
     @dg.op(
         name=plan_step(name),
         ins={plan_step(dep): dg.In(dg.Nothing) for dep in after},
@@ -35,6 +36,8 @@ def _plan(name: str, after: list[str], flow: Flow | None) -> dg.OpDefinition:
     ) -> dg.Output[None]:
         if flow is None:
             report = send_orders(context, afas, salesforce, state, dry_run=True)
+        elif isinstance(flow, ToAfasMapping):
+            report = send_to_afas(flow, context, afas, salesforce, state, full=config.full, dry_run=True)
         else:
             report = sync_flow(flow, context, afas, salesforce, state, full=config.full, dry_run=True)
         context.log.info(f"plan: {report.summary_line()}")
@@ -44,8 +47,13 @@ def _plan(name: str, after: list[str], flow: Flow | None) -> dg.OpDefinition:
 
 
 # The plans run in the order the assets do.
-AFTER = {flow.name: list(flow.depends_on) for flow in FLOWS} | {AFAS_ORDERS: list(AFAS_ORDERS_AFTER)}
-PLANS = {name: _plan(name, after, next((f for f in FLOWS if f.name == name), None)) for name, after in AFTER.items()}
+AFTER = (
+    {flow.name: list(flow.depends_on) for flow in FLOWS}
+    | {AFAS_ORDERS: list(AFAS_ORDERS_AFTER)}
+    | {mapping.flow: list(mapping.after) for mapping in TO_AFAS}
+)
+DECLARED: dict[str, Flow | ToAfasMapping] = {flow.name: flow for flow in FLOWS} | {m.flow: m for m in TO_AFAS}
+PLANS = {name: _plan(name, after, DECLARED.get(name)) for name, after in AFTER.items()}
 
 
 @dg.job(

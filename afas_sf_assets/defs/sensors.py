@@ -7,19 +7,20 @@ data stays in the assets, since a sensor evaluation must finish within 60 second
 import hashlib
 import json
 import os
+from collections.abc import Callable
 
 import dagster as dg
 
 from afas_sf_assets import alerts
 from afas_sf_assets.defs.afas_sources import DATA_VERSION_TAG, probe, source_version
-from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
+from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY, TARGET_KEYS
 from afas_sf_assets.defs.keys import source_key, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
 from afas_sf_assets.defs.salesforce_assets import sources_of
 from afas_sf_assets.flows.orders_out import OrdersOutConfig
-from afas_sf_assets.flows.registry import FLOWS, SOURCES
+from afas_sf_assets.flows.registry import FLOWS, SOURCES, TO_AFAS
 from afas_sf_assets.headless import flow_of_step, innermost_message
-from afas_sf_assets.mapping.model import load_yaml_model
+from afas_sf_assets.mapping.model import ToAfasMapping, load_yaml_model
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
 
 INTERVAL = int(os.environ.get("AFAS_SF_SENSOR_INTERVAL", "60"))
@@ -148,29 +149,58 @@ def afas_changes(context: dg.SensorEvaluationContext, afas: AfasResource) -> dg.
     return dg.SensorResult(run_requests=[request], cursor=json.dumps(cursor, sort_keys=True), asset_events=observations)
 
 
-@dg.sensor(
-    name="salesforce_orders",
-    minimum_interval_seconds=INTERVAL,
-    asset_selection=dg.AssetSelection.assets(AFAS_ORDERS_KEY),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests the Salesforce → AFAS order flow when orders with a status to send appear or change.",
-)
-def salesforce_orders(
-    context: dg.SensorEvaluationContext, salesforce: SalesforceResource
-) -> dg.SensorResult | dg.SkipReason:
+def _salesforce_waiting(name: str, key: dg.AssetKey, what: str, soql: Callable[[], str]) -> dg.SensorDefinition:
+    """A sensor that requests a Salesforce → AFAS flow when the records it sends (`soql`: Id and modification
+    date, newest first) appear or change."""
+
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=INTERVAL,
+        asset_selection=dg.AssetSelection.assets(key),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Requests {key.to_user_string()} when {what} appear or change.",
+    )
+    def waiting(context: dg.SensorEvaluationContext, salesforce: SalesforceResource) -> dg.SensorResult | dg.SkipReason:
+        with salesforce.client() as client:
+            pending = [list(row.values()) for row in client.iter_query(soql())]
+        digest = hashlib.sha256(json.dumps(pending, default=str).encode()).hexdigest()[:16] if pending else ""
+        if not pending:
+            return dg.SensorResult(skip_reason=dg.SkipReason(f"no {what} waiting for AFAS"), cursor=digest)
+        if digest == context.cursor:
+            return dg.SkipReason(f"the waiting {what} were already requested")
+        return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[key])], cursor=digest)
+
+    return waiting
+
+
+def _orders_waiting() -> str:
     settings = load_yaml_model(DEFAULT_MAPPINGS / "afas_orders.yaml", OrdersOutConfig, "orders-to-AFAS settings")
-    soql = (
+    return (
         f"SELECT Id, LastModifiedDate FROM Order WHERE {settings.waiting_for_afas()} "
         "ORDER BY LastModifiedDate DESC LIMIT 50"
     )
-    with salesforce.client() as client:
-        pending = [(row["Id"], row["LastModifiedDate"]) for row in client.iter_query(soql)]
-    digest = hashlib.sha256(json.dumps(pending).encode()).hexdigest()[:16] if pending else ""
-    if not pending:
-        return dg.SensorResult(skip_reason=dg.SkipReason("no Salesforce order waiting for AFAS"), cursor=digest)
-    if digest == context.cursor:
-        return dg.SkipReason("the waiting Salesforce orders were already requested")
-    return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[AFAS_ORDERS_KEY])], cursor=digest)
+
+
+def _declared_waiting(mapping: ToAfasMapping) -> Callable[[], str]:
+    source = mapping.source
+    where = f" WHERE {source.where}" if source.where else ""
+    soql = f"SELECT Id, {source.modified} FROM {source.object}{where} ORDER BY {source.modified} DESC LIMIT 50"
+    return lambda: soql
+
+
+salesforce_orders = _salesforce_waiting("salesforce_orders", AFAS_ORDERS_KEY, "Salesforce orders", _orders_waiting)
+SALESFORCE_WAITING = [
+    salesforce_orders,
+    *(
+        _salesforce_waiting(
+            f"salesforce_{mapping.flow}",
+            TARGET_KEYS[mapping.flow],
+            f"{mapping.source.object} records",
+            _declared_waiting(mapping),
+        )
+        for mapping in TO_AFAS
+    ),
+]
 
 
 @dg.run_failure_sensor(
@@ -198,4 +228,4 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     )
 
 
-SENSORS = [afas_changes, salesforce_orders, alert_on_run_failure]
+SENSORS = [afas_changes, *SALESFORCE_WAITING, alert_on_run_failure]

@@ -6,7 +6,7 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from typing import Any
 
-from afas_sf_assets.mapping.model import Mapping, WritePolicy
+from afas_sf_assets.mapping.model import Mapping, ToAfasMapping, WritePolicy
 from afas_sf_assets.mapping.transforms import TRANSFORMS, TransformError
 
 
@@ -34,9 +34,11 @@ class MappedRecord:
         return dict(self.always)
 
 
-def apply_mapping(mapping: Mapping, row: MappingType[str, Any], profile: str | None = None) -> MappedRecord:
-    """The record for `row` by the mapping's fields, or by one of its profiles."""
-    fields = mapping.profiles[profile].fields if profile else mapping.fields
+def apply_mapping(
+    mapping: Mapping | ToAfasMapping, row: MappingType[str, Any], profile: str | None = None
+) -> MappedRecord:
+    """The record for `row` by the mapping's fields, or by one of its profiles (AFAS → Salesforce only)."""
+    fields = mapping.profiles[profile].fields if isinstance(mapping, Mapping) and profile else mapping.fields
     record = MappedRecord()
     for target, spec in fields.items():
         sources = spec.source_fields

@@ -255,6 +255,79 @@ class Mapping(_Strict):
         return list(dict.fromkeys(fields))
 
 
+# A Salesforce field as SOQL names it: `Email`, `AFAS_Email__c`, `Account.Name`.
+_SOQL_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
+# An AFAS field by where it sits in the UpdateConnector's body: `Nm`, `KnOrganisation.KnBasicAddressAdr.Rs`.
+_AFAS_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$")
+
+
+class SalesforceSource(_Strict):
+    """Which Salesforce records a flow to AFAS sends."""
+
+    object: str
+    where: str | None = None  # a SOQL condition
+    modified: str = "SystemModstamp"
+    write_back: str  # the Salesforce field that receives the AFAS key; a record with it set is in AFAS
+
+
+class FindInAfas(_Strict):
+    """How AFAS is asked whether it holds a record already, before one is inserted: a GetConnector whose
+    `field` equals the Salesforce record's `from`. A crash between AFAS's insert and the write-back then ends,
+    on the next run, with the write-back only."""
+
+    connector: str
+    field: str
+    source: str = Field(alias="from")
+    key: str  # the GetConnector's field holding the AFAS key
+
+
+class AfasTarget(_Strict):
+    connector: str  # an UpdateConnector
+    key: str  # the field naming the record: AFAS returns it on insert; it is sent on update
+    find: FindInAfas
+    update: bool = True  # send changes of records AFAS has; false: insert only
+
+
+class ToAfasMapping(_Strict):
+    """A flow from Salesforce into an AFAS UpdateConnector, declared by its mapping file alone
+    (flows/generic_out.py). `fields` are named by their place in the UpdateConnector's body."""
+
+    flow: str
+    direction: Literal["to_afas"]
+    description: str = ""
+    after: tuple[str, ...] = ()
+    source: SalesforceSource
+    target: AfasTarget
+    fields: dict[str, FieldMapping]
+    value_maps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    declare: dict[str, DeclaredObject] = Field(default_factory=dict)
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> ToAfasMapping:
+        for name, spec in self.fields.items():
+            if not _AFAS_PATH.match(name):
+                raise ValueError(f"fields.{name}: name an AFAS field by its place in the body, e.g. KnOrganisation.Nm")
+            if spec.map and spec.map not in self.value_maps:
+                raise ValueError(f"fields.{name}: value map {spec.map!r} is not defined under value_maps")
+        for where, name in (
+            ("source.modified", self.source.modified),
+            ("source.write_back", self.source.write_back),
+            ("target.find.from", self.target.find.source),
+            *((f"fields.{target}.from", field) for target, spec in self.fields.items() for field in spec.source_fields),
+        ):
+            if not _SOQL_FIELD.match(name):
+                raise ValueError(f"{where}: {name!r} is not a Salesforce field name")
+        return self
+
+    @property
+    def source_fields(self) -> list[str]:
+        """The Salesforce fields a run selects."""
+        fields = ["Id", self.source.modified, self.source.write_back, self.target.find.source]
+        fields.extend(field for spec in self.fields.values() for field in spec.source_fields)
+        return list(dict.fromkeys(fields))
+
+
 class _Yaml12Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false. Under YAML 1.1 the policy key `on:` would read as True."""
 
@@ -338,8 +411,29 @@ SETTINGS_FILES = ("afas_orders.yaml",)
 
 
 def flow_mapping_files(directory: Path) -> list[Path]:
-    """Every flow's mapping file in a mapping folder, by name."""
+    """Every AFAS → Salesforce flow's mapping file in a mapping folder, by name."""
+    return [p for p in _mapping_files(directory) if not _to_afas(p)]
+
+
+def to_afas_mapping_files(directory: Path) -> list[Path]:
+    """Every Salesforce → AFAS flow's mapping file (`direction: to_afas`) in a mapping folder, by name."""
+    return [p for p in _mapping_files(directory) if _to_afas(p)]
+
+
+def _mapping_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.yaml") if p.name not in SETTINGS_FILES)
+
+
+def _to_afas(path: Path) -> bool:
+    try:
+        data = yaml.load(path.read_text(), Loader=_Yaml12Loader)
+    except yaml.YAMLError:
+        return False  # loading it as a mapping file names the error
+    return isinstance(data, dict) and data.get("direction") == "to_afas"
+
+
+def load_to_afas_mapping(path: Path) -> ToAfasMapping:
+    return load_yaml_model(path, ToAfasMapping, "mapping file")
 
 
 def load_mapping(path: Path) -> Mapping:

@@ -7,7 +7,16 @@ import functools
 from dataclasses import replace
 from pathlib import Path
 
-from afas_sf_assets.mapping.model import DEFAULT_MAPPINGS, DeclaredField, Mapping, flow_mapping_files, load_mapping
+from afas_sf_assets.mapping.model import (
+    DEFAULT_MAPPINGS,
+    DeclaredField,
+    Mapping,
+    ToAfasMapping,
+    flow_mapping_files,
+    load_mapping,
+    load_to_afas_mapping,
+    to_afas_mapping_files,
+)
 from afas_sf_assets.salesforce.schema import OBJECTS, SfField, SfObject, SfType
 
 _TYPES = {
@@ -47,7 +56,7 @@ def declared_field(name: str, declared: DeclaredField) -> SfField:
     )
 
 
-def merge_declared(objects: dict[str, SfObject], mappings: list[Mapping]) -> dict[str, SfObject]:
+def merge_declared(objects: dict[str, SfObject], mappings: list[Mapping | ToAfasMapping]) -> dict[str, SfObject]:
     """`objects` with what the mappings declare: new custom objects (with their Name field), and custom
     fields added to objects already there."""
     merged = dict(objects)
@@ -72,4 +81,10 @@ def merge_declared(objects: dict[str, SfObject], mappings: list[Mapping]) -> dic
 @functools.cache
 def project_objects(mappings_dir: Path = DEFAULT_MAPPINGS) -> dict[str, SfObject]:
     """The schema's objects and those the mapping files in `mappings_dir` declare."""
-    return merge_declared(OBJECTS, [load_mapping(path) for path in flow_mapping_files(mappings_dir)])
+    return merge_declared(
+        OBJECTS,
+        [
+            *(load_mapping(path) for path in flow_mapping_files(mappings_dir)),
+            *(load_to_afas_mapping(path) for path in to_afas_mapping_files(mappings_dir)),
+        ],
+    )
