@@ -8,7 +8,7 @@ import dagster as dg
 
 from afas_sf_assets.defs.afas_sources import AFAS_SOURCE_ASSETS
 from afas_sf_assets.defs.afas_targets import AFAS_TARGET_ASSETS
-from afas_sf_assets.defs.checks import CHECKS
+from afas_sf_assets.defs.declared import TREE
 from afas_sf_assets.defs.dry_run import dry_run
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.defs.salesforce_assets import SALESFORCE_TARGET_ASSETS
@@ -69,14 +69,18 @@ observe_afas_sources = dg.define_asset_job(
     OBSERVE_JOB, selection=dg.AssetSelection.assets(*(asset.key for asset in AFAS_SOURCE_ASSETS))
 )
 
-defs = dg.Definitions(
-    assets=ALL_ASSETS,
-    asset_checks=CHECKS,
-    resources=build_resources(),
-    jobs=[observe_afas_sources, dry_run, *JOBS],
-    schedules=SCHEDULES,
-    sensors=SENSORS,
-    # A run's steps share one process: a sensor-triggered change reaches Salesforce without starting a
-    # Python process per asset and check.
-    executor=dg.in_process_executor,
+# Each flow's asset, checks and sensor come from its component (afas_sf_assets/flow_defs/<flow>/defs.yaml);
+# what serves every flow is added here.
+defs = dg.Definitions.merge(
+    TREE.build_defs(),
+    dg.Definitions(
+        assets=AFAS_SOURCE_ASSETS,
+        resources=build_resources(),
+        jobs=[observe_afas_sources, dry_run, *JOBS],
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+        # A run's steps share one process: a sensor-triggered change reaches Salesforce without starting a
+        # Python process per asset and check.
+        executor=dg.in_process_executor,
+    ),
 )

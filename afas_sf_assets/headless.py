@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 from dagster._utils.error import SerializableErrorInfo
 
+from afas_sf_assets.defs.declared import FLOWS
 from afas_sf_assets.defs.salesforce_assets import CALL_METADATA
 from afas_sf_assets.errors import UsageError
-from afas_sf_assets.flows.registry import FLOWS
 
 PID_TAG, HOST_TAG = "afas-sf/pid", "afas-sf/host"
 STARTED_BY_TAG = "afas-sf/started-by"

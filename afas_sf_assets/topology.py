@@ -133,12 +133,11 @@ class LocalDeployment:
         (seen in this project's topology test)."""
         import dagster as dg
 
-        from afas_sf_assets.flows.orders_out import FLOW as ORDERS_OUT
-        from afas_sf_assets.flows.registry import FLOWS, TO_AFAS
+        from afas_sf_assets.defs.declared import DECLARED
 
         with dg.DagsterInstance.get() as instance:
             for tenant in self.tenants:
-                for flow in (*(f.name for f in FLOWS), ORDERS_OUT, *(m.flow for m in TO_AFAS)):
+                for flow in DECLARED.names:
                     instance.event_log_storage.initialize_concurrency_limit_to_default(f"afas_sf_{tenant}_{flow}")
 
     def restart_code_server(self, name: str) -> None:

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.settings import AfasSettings
 from afas_sf_assets.alerts import channels_from_env
+from afas_sf_assets.defs.declared import FLOWS, SOURCES
 from afas_sf_assets.errors import AfasSfError, settings_problem
-from afas_sf_assets.flows.registry import FLOWS, SOURCES
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.salesforce.settings import SalesforceSettings
 from afas_sf_assets.sync.engine import SyncEngine

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from afas_sf_assets.defs.declared import FLOWS
 from afas_sf_assets.errors import AfasSfError
-from afas_sf_assets.flows.registry import FLOWS
 from afas_sf_assets.sandbox.salesforce.ids import to_18
 from afas_sf_assets.sync.engine import SyncEngine
 from afas_sf_assets_tests.sandbox_process import Sandbox

@@ -14,9 +14,9 @@ import dagster as dg
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.connector_set import GetConnectorSpec
 from afas_sf_assets.afas.dates import parse_afas_datetime
+from afas_sf_assets.defs.declared import SOURCES
 from afas_sf_assets.defs.keys import group, source_key
 from afas_sf_assets.defs.resources import AfasResource
-from afas_sf_assets.flows.registry import SOURCES
 
 # Rows at the newest modification date that go into the fingerprint: two changes within one second
 # still differ in content, so no change is skipped because it shared a timestamp with another.

@@ -3,23 +3,22 @@ the Salesforce → AFAS flows that mapping files declare."""
 
 import dagster as dg
 
+from afas_sf_assets.defs.declared import DECLARED, TO_AFAS
 from afas_sf_assets.defs.keys import afas_target_key, flow_pool, group, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.defs.salesforce_assets import SyncConfig, materialize_result
 from afas_sf_assets.flows.generic_out import ToAfasFlow
-from afas_sf_assets.flows.orders_out import FLOW, OrdersToAfas
-from afas_sf_assets.flows.registry import TO_AFAS
+from afas_sf_assets.flows.orders_out import AFTER, FLOW, OrdersToAfas
+from afas_sf_assets.flows.registry import ORDERS_TO_AFAS_FILE
 from afas_sf_assets.mapping.model import ToAfasMapping
 from afas_sf_assets.sync.report import FlowReport
 
 AFAS_ORDERS_KEY = afas_target_key(FLOW)
-# The Salesforce flows whose records an order to AFAS refers to.
-AFAS_ORDERS_AFTER = ("customers", "products")
 
 
 @dg.asset(
     key=AFAS_ORDERS_KEY,
-    deps=[target_key(name) for name in AFAS_ORDERS_AFTER],
+    deps=[target_key(name) for name in AFTER],
     group_name=group("afas_targets"),
     kinds={"afas"},
     description="Salesforce Orders (status filter in mappings/afas_orders.yaml) → AFAS FbSales, debtor found by "
@@ -87,5 +86,17 @@ def _to_afas_asset(mapping: ToAfasMapping) -> dg.AssetsDefinition:
 
 
 DECLARED_TO_AFAS_ASSETS = [_to_afas_asset(mapping) for mapping in TO_AFAS]
-AFAS_TARGET_ASSETS = [afas_orders, *DECLARED_TO_AFAS_ASSETS]
-TARGET_KEYS = {FLOW: AFAS_ORDERS_KEY, **{mapping.flow: afas_target_key(mapping.flow) for mapping in TO_AFAS}}
+# By mapping (or settings) file, as the components name them.
+AFAS_TARGET_ASSETS_BY_FILE = {
+    **({ORDERS_TO_AFAS_FILE: afas_orders} if DECLARED.orders_to_afas else {}),
+    **{
+        mapping.path.name: asset
+        for mapping, asset in zip(TO_AFAS, DECLARED_TO_AFAS_ASSETS, strict=True)
+        if mapping.path
+    },
+}
+AFAS_TARGET_ASSETS = list(AFAS_TARGET_ASSETS_BY_FILE.values())
+TARGET_KEYS = {
+    **({FLOW: AFAS_ORDERS_KEY} if DECLARED.orders_to_afas else {}),
+    **{mapping.flow: afas_target_key(mapping.flow) for mapping in TO_AFAS},
+}

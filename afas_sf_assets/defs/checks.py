@@ -5,9 +5,9 @@ import os
 import dagster as dg
 
 from afas_sf_assets import alerts
+from afas_sf_assets.defs.declared import FLOWS
 from afas_sf_assets.defs.keys import target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
-from afas_sf_assets.flows.registry import FLOWS
 from afas_sf_assets.sync.engine import SyncEngine
 from afas_sf_assets.sync.flow import Flow
 from afas_sf_assets.sync.reconcile import MAX_KEYS_SHOWN, reconcile
@@ -119,4 +119,5 @@ def _reconciliation_check(flow: Flow) -> dg.AssetChecksDefinition:
     return check
 
 
-CHECKS = [check for flow in FLOWS for check in (_failed_records_check(flow), _reconciliation_check(flow))]
+CHECKS_BY_FLOW = {flow.name: [_failed_records_check(flow), _reconciliation_check(flow)] for flow in FLOWS}
+CHECKS = [check for checks in CHECKS_BY_FLOW.values() for check in checks]

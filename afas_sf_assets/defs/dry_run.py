@@ -3,11 +3,12 @@ materialisation; each plan is in the run log and in its step's output metadata."
 
 import dagster as dg
 
-from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_AFTER, send_orders, send_to_afas
+from afas_sf_assets.defs.afas_targets import send_orders, send_to_afas
+from afas_sf_assets.defs.declared import DECLARED, FLOWS, TO_AFAS
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
 from afas_sf_assets.defs.salesforce_assets import SyncConfig, report_metadata, sync_flow
+from afas_sf_assets.flows.orders_out import AFTER as AFAS_ORDERS_AFTER
 from afas_sf_assets.flows.orders_out import FLOW as AFAS_ORDERS
-from afas_sf_assets.flows.registry import FLOWS, TO_AFAS
 from afas_sf_assets.mapping.model import ToAfasMapping
 from afas_sf_assets.sync.flow import Flow
 
@@ -49,7 +50,7 @@ def _plan(name: str, after: list[str], flow: Flow | ToAfasMapping | None) -> dg.
 # The plans run in the order the assets do.
 AFTER = (
     {flow.name: list(flow.depends_on) for flow in FLOWS}
-    | {AFAS_ORDERS: list(AFAS_ORDERS_AFTER)}
+    | ({AFAS_ORDERS: list(AFAS_ORDERS_AFTER)} if DECLARED.orders_to_afas else {})
     | {mapping.flow: list(mapping.after) for mapping in TO_AFAS}
 )
 DECLARED: dict[str, Flow | ToAfasMapping] = {flow.name: flow for flow in FLOWS} | {m.flow: m for m in TO_AFAS}

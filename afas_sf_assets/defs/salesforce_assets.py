@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from afas_sf_assets.defs.declared import FLOWS
 from afas_sf_assets.defs.keys import flow_pool, group, source_key, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
-from afas_sf_assets.flows.registry import FLOWS
 from afas_sf_assets.mapping.model import load_mapping
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS, SyncEngine
 from afas_sf_assets.sync.flow import Flow
@@ -97,4 +97,6 @@ def _target_asset(flow: Flow) -> dg.AssetsDefinition:
     return target
 
 
-SALESFORCE_TARGET_ASSETS = [_target_asset(flow) for flow in FLOWS]
+# By mapping file, as the components name them.
+SALESFORCE_TARGET_ASSETS_BY_FILE = {flow.mapping: _target_asset(flow) for flow in FLOWS}
+SALESFORCE_TARGET_ASSETS = list(SALESFORCE_TARGET_ASSETS_BY_FILE.values())

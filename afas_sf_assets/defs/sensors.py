@@ -14,11 +14,12 @@ import dagster as dg
 from afas_sf_assets import alerts
 from afas_sf_assets.defs.afas_sources import DATA_VERSION_TAG, probe, source_version
 from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY, TARGET_KEYS
+from afas_sf_assets.defs.declared import DECLARED, FLOWS, SOURCES, TO_AFAS
 from afas_sf_assets.defs.keys import source_key, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource
 from afas_sf_assets.defs.salesforce_assets import sources_of
 from afas_sf_assets.flows.orders_out import OrdersOutConfig
-from afas_sf_assets.flows.registry import FLOWS, SOURCES, TO_AFAS
+from afas_sf_assets.flows.registry import ORDERS_TO_AFAS_FILE
 from afas_sf_assets.headless import flow_of_step, innermost_message
 from afas_sf_assets.mapping.model import ToAfasMapping, load_yaml_model
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
@@ -188,19 +189,28 @@ def _declared_waiting(mapping: ToAfasMapping) -> Callable[[], str]:
     return lambda: soql
 
 
-salesforce_orders = _salesforce_waiting("salesforce_orders", AFAS_ORDERS_KEY, "Salesforce orders", _orders_waiting)
-SALESFORCE_WAITING = [
-    salesforce_orders,
-    *(
-        _salesforce_waiting(
+# Each built by the component of the flow it asks for (defs/flow_definitions.py), by its mapping file.
+WAITING_SENSOR_BY_FILE = {
+    **(
+        {
+            ORDERS_TO_AFAS_FILE: _salesforce_waiting(
+                "salesforce_orders", AFAS_ORDERS_KEY, "Salesforce orders", _orders_waiting
+            )
+        }
+        if DECLARED.orders_to_afas
+        else {}
+    ),
+    **{
+        mapping.path.name: _salesforce_waiting(
             f"salesforce_{mapping.flow}",
             TARGET_KEYS[mapping.flow],
             f"{mapping.source.object} records",
             _declared_waiting(mapping),
         )
         for mapping in TO_AFAS
-    ),
-]
+        if mapping.path
+    },
+}
 
 
 @dg.run_failure_sensor(
@@ -228,4 +238,4 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     )
 
 
-SENSORS = [afas_changes, *SALESFORCE_WAITING, alert_on_run_failure]
+SENSORS = [afas_changes, alert_on_run_failure]

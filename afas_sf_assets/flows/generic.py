@@ -12,6 +12,7 @@ API budget, the activity log, checks and sensors.
 from __future__ import annotations
 
 from collections.abc import Mapping as MappingType
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -106,11 +107,13 @@ def yaml_flow(mapping: Mapping, targets: MappingType[str, Mapping]) -> Flow:
     )
 
 
-def yaml_flows(directory: Path, built_in: tuple[Flow, ...]) -> tuple[Flow, ...]:
-    """The flows the mapping files in `directory` declare beyond the built-in ones, in dependency order."""
+def yaml_flows(directory: Path, built_in: tuple[Flow, ...], files: Sequence[Path] | None = None) -> tuple[Flow, ...]:
+    """The flows mapping files declare beyond the built-in ones, in dependency order: `files`, or every flow
+    file in `directory` no built-in flow claims."""
     claimed = {flow.mapping for flow in built_in}
     targets = {flow.name: load_mapping(directory / flow.mapping) for flow in built_in if flow.mapping}
-    declared = [load_mapping(path) for path in flow_mapping_files(directory) if path.name not in claimed]
+    paths = files if files is not None else [p for p in flow_mapping_files(directory) if p.name not in claimed]
+    declared = [load_mapping(path) for path in paths]
     for mapping in declared:
         if mapping.flow in targets:
             raise MappingFileError(f"{mapping.path}: flow {mapping.flow!r} is already defined; give it another name")

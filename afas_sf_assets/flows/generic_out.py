@@ -21,7 +21,7 @@ from afas_sf_assets.afas.client import AfasClient, element
 from afas_sf_assets.afas.errors import AfasError
 from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
-from afas_sf_assets.mapping.model import MappingFileError, ToAfasMapping, load_to_afas_mapping, to_afas_mapping_files
+from afas_sf_assets.mapping.model import MappingFileError, ToAfasMapping, load_to_afas_mapping
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.sync.report import Failure, FlowReport
 from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State
@@ -275,12 +275,12 @@ def _batches(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]
         yield batch
 
 
-def to_afas_flows(directory: Path, taken: Iterable[str]) -> tuple[ToAfasMapping, ...]:
-    """The Salesforce → AFAS flows the mapping files in `directory` declare; `taken` names every other flow
-    (what `after` may name, and names a new flow may not take)."""
+def to_afas_flows(paths: Iterable[Path], taken: Iterable[str]) -> tuple[ToAfasMapping, ...]:
+    """The Salesforce → AFAS flows these mapping files declare; `taken` names every other flow (what `after`
+    may name, and names a new flow may not take)."""
     names = list(taken)
     flows: list[ToAfasMapping] = []
-    for path in to_afas_mapping_files(directory):
+    for path in paths:
         mapping = load_to_afas_mapping(path)
         if mapping.flow in names:
             raise MappingFileError(f"{path}: flow {mapping.flow!r} is already defined; give it another name")

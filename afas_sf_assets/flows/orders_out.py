@@ -26,6 +26,8 @@ from afas_sf_assets.sync.report import Failure, FlowReport
 from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State
 
 FLOW = "afas_orders"
+# The flows whose Salesforce records an order to AFAS refers to.
+AFTER = ("customers", "products")
 CONNECTOR_TYPES = {
     "FbSales": ("order", "FbSalesLines"),
     "FbSalesQuotation": ("quote", "FbSalesQuotationLines"),

@@ -211,8 +211,7 @@ def test_through_dagster_the_flow_is_an_asset_after_customers_its_sensor_asks_fo
 import json, dagster as dg
 from afas_sf_assets.definitions import defs
 graph = defs.resolve_asset_graph()
-from afas_sf_assets.defs.sensors import SENSORS
-sensor = next(s for s in SENSORS if s.name == "salesforce_shop_accounts")
+sensor = next(s for s in defs.sensors if s.name == "salesforce_shop_accounts")
 with dg.instance_for_test() as instance:
     with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
         result = sensor(context)

@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from afas_sf_assets.flows.registry import FLOWS
+from afas_sf_assets.defs.declared import FLOWS
 from afas_sf_assets.mapping.model import load_mapping
 from afas_sf_assets.salesforce.metadata import package_of, write_project
 from afas_sf_assets.salesforce.schema import OBJECTS
