@@ -195,6 +195,10 @@ def _cmd_metadata(args: argparse.Namespace) -> int:
 
 def _cmd_dev(args: argparse.Namespace) -> int:
     _load_env_file(args.env_file)
+    if not args.no_sandbox:
+        from afas_sf_assets.sandbox.example_flows import use_example_flows
+
+        use_example_flows(Path(args.dir))
     from afas_sf_assets.dev import run_dev
 
     return run_dev(None if args.no_sandbox else Path(args.dir), port=args.port, seed=args.seed)
@@ -232,6 +236,9 @@ def _cmd_deploy_local(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from afas_sf_assets.sandbox.example_flows import use_example_flows
+
+    use_example_flows(Path(args.dir))
     from afas_sf_assets.demo import run_demo
 
     return run_demo(Path(args.dir), seed=args.seed)

@@ -30,7 +30,7 @@ def run_demo(directory: Path, *, seed: int) -> int:
     if fresh and state_url.startswith("sqlite:///"):
         # A new sandbox org: the ledger of an earlier one would describe records that do not exist here.
         Path(state_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    with run_sandboxes(SandboxOptions(directory, seed=seed)) as env:
+    with run_sandboxes(SandboxOptions(directory, seed=seed, with_examples=True)) as env:
         os.environ.update(env)
         print(f"AFAS sandbox:       {env['AFAS_BASE_URL']}")
         print(f"Salesforce sandbox: {env['SF_LOGIN_URL']}  (settings in {directory / 'sandbox.env'})")
@@ -60,9 +60,15 @@ def run_demo(directory: Path, *, seed: int) -> int:
         _print("3. Second run: only that change travels; nothing else costs a write", second)
 
         order = _place_salesforce_order()
-        print(f"\n4. In Salesforce, a sales rep enters and activates order {order} for a new customer")
+        print(f"\n4. In Salesforce, a sales rep enters and activates order {order} for a new customer,")
+        print(f"   and the B2B shop signs up {_sign_up_in_the_shop()} (an account with an e-mail, no AFAS debtor yet)")
         third = sync()
-        _print("5. Third run: the order goes to AFAS (new debtor, AFAS number written back), no echo returns", third)
+        _print(
+            "5. Third run: the order goes to AFAS (new debtor, AFAS number written back), no echo returns;\n"
+            "   shop_accounts, a flow declared by mappings/examples/shop_accounts.yaml alone, makes the shop's\n"
+            "   account an AFAS debtor and writes the debtor id back",
+            third,
+        )
 
         print("\nSee it in the Dagster UI (lineage, run logs, metadata per run), on these sandboxes and this instance:")
         print(f"  DAGSTER_HOME={home} .venv/bin/afas-sf dev --dir {directory}   (or simply: make dev)")
@@ -71,6 +77,26 @@ def run_demo(directory: Path, *, seed: int) -> int:
             f"--env-file {directory}/sandbox.env"
         )
         return 0 if first.success and second.success and third.success else 1
+
+
+def _sign_up_in_the_shop() -> str:
+    """What a B2B shop does when a business customer registers: an account with the customer's e-mail."""
+    from afas_sf_assets.salesforce.client import SalesforceClient
+    from afas_sf_assets.salesforce.settings import SalesforceSettings
+
+    name = "Groothandel De Zaak B.V."
+    with SalesforceClient(SalesforceSettings()) as client:
+        client.sf.Account.create(
+            {
+                "Name": name,
+                "AFAS_Email__c": "inkoop@dezaak.example",
+                "BillingStreet": "Havenweg 3",
+                "BillingPostalCode": "1013 AB",
+                "BillingCity": "Amsterdam",
+                "BillingCountryCode": "NL",
+            }
+        )
+    return name
 
 
 def _place_salesforce_order() -> str:

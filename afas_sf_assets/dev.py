@@ -38,7 +38,7 @@ def run_dev(directory: Path | None, *, port: int, seed: int) -> int:
         env = {**os.environ, "VIRTUAL_ENV": sys.prefix}
         if directory is not None:
             (directory / ENV_FILE).unlink(missing_ok=True)  # a settings file left by a killed run
-            env.update(stack.enter_context(run_sandboxes(SandboxOptions(directory, seed=seed))))
+            env.update(stack.enter_context(run_sandboxes(SandboxOptions(directory, seed=seed, with_examples=True))))
             stack.callback((directory / ENV_FILE).unlink, missing_ok=True)
             print(f"sandboxes running; settings in {directory / ENV_FILE}")
         dagster = subprocess.Popen(dev_command(port), env=env, start_new_session=True)

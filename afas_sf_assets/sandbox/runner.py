@@ -22,6 +22,7 @@ from afas_sf_assets.afas.connector_set import CONNECTOR_SET, spec_from_plain
 from afas_sf_assets.salesforce.schema import OrgFeature
 from afas_sf_assets.sandbox.afas.app import AfasSandboxApp
 from afas_sf_assets.sandbox.afas.demo_data import DemoData, DemoSize
+from afas_sf_assets.sandbox.afas.examples import PROJECTS_CONNECTOR, PROJECTS_SPEC, example_projects
 from afas_sf_assets.sandbox.afas.store import AfasStore
 from afas_sf_assets.sandbox.salesforce.app import SalesforceSandboxApp
 from afas_sf_assets.sandbox.salesforce.org import API_VERSION
@@ -38,6 +39,8 @@ class SandboxOptions:
     seed: int = 42
     size: DemoSize = DemoSize.SMALL
     afas_data: Path | None = None
+    # The AFAS side of the example flows in mappings/examples (a GetConnector of one's own, with its rows).
+    with_examples: bool = False
     sf_features: frozenset[OrgFeature] = frozenset({OrgFeature.MULTI_CURRENCY, OrgFeature.STATE_COUNTRY_PICKLISTS})
 
 
@@ -47,6 +50,11 @@ def seed_afas(store: AfasStore, options: SandboxOptions) -> None:
     `--afas-data` gives rows per connector: a list for the project's own GetConnectors, or, for one of the
     user's own, `{"key": [...], "modified": "ModifiedDate", "fields": [{"id", "type", "length"}], "rows": [...]}`,
     which the sandbox then serves with that metainfo."""
+    if options.with_examples and PROJECTS_CONNECTOR not in store.specs:
+        store.learn(spec_from_plain(PROJECTS_CONNECTOR, PROJECTS_SPEC))
+        seeded = any(store.count(connector) for connector in CONNECTOR_SET)
+        if seeded:  # sandboxes kept from before the examples: they get the examples' rows now
+            store.upsert_rows(PROJECTS_CONNECTOR, example_projects(list(store.iter_all("AfasSf_Debtors"))), touch=False)
     if any(store.count(connector) for connector in store.specs):
         return
     if options.afas_data:
@@ -69,6 +77,8 @@ def seed_afas(store: AfasStore, options: SandboxOptions) -> None:
         return
     for connector, rows in DemoData(options.seed, options.size).generate():
         store.upsert_rows(connector, rows, touch=False)
+    if options.with_examples:
+        store.upsert_rows(PROJECTS_CONNECTOR, example_projects(list(store.iter_all("AfasSf_Debtors"))), touch=False)
 
 
 def prepare_salesforce(store: SfStore, directory: Path, options: SandboxOptions) -> dict[str, str]:

@@ -17,36 +17,10 @@ import pytest
 
 from afas_sf_assets.mapping.model import DEFAULT_MAPPINGS
 from afas_sf_assets.sandbox.afas.demo_data import DemoData, DemoSize
+from afas_sf_assets.sandbox.afas.examples import PROJECTS_SPEC, example_projects, project
 from afas_sf_assets_tests.sandbox_process import Sandbox, running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECTS = {
-    "key": ["ProjectId"],
-    "modified": "ModifiedDate",
-    "description": "Projects",
-    "fields": [
-        {"id": "ProjectId", "type": "string", "length": 15, "label": "Project"},
-        {"id": "Description", "type": "string", "length": 80, "label": "Description"},
-        {"id": "DebtorId", "type": "string", "length": 15, "label": "Debtor"},
-        {"id": "Status", "type": "string", "length": 1, "label": "Status"},
-        {"id": "StartDate", "type": "date", "label": "Start date"},
-        {"id": "Budget", "type": "decimal", "label": "Budget"},
-        {"id": "ModifiedDate", "type": "date", "label": "Modified"},
-    ],
-}
-
-
-def project(number: int, debtor: str, **values: Any) -> dict[str, Any]:
-    return {
-        "ProjectId": f"P{number:04d}",
-        "Description": f"Project {number}",
-        "DebtorId": debtor,
-        "Status": "A",
-        "StartDate": "2026-03-01T00:00:00Z",
-        "Budget": 1000.0 + number,
-        "ModifiedDate": "2026-11-01T09:00:00Z",
-        **values,
-    }
 
 
 @pytest.fixture
@@ -58,10 +32,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[San
         shutil.copy(DEFAULT_MAPPINGS / "examples" / example, mappings / example)
     data: dict[str, Any] = dict(DemoData(3, DemoSize.SMALL).generate())
     companies = [d["DebtorId"] for d in data["AfasSf_Debtors"] if d["CompanyName"]][:4]
-    rows = [project(n, companies[n % len(companies)]) for n in range(1, 7)]
+    rows = example_projects(data["AfasSf_Debtors"])
     rows.append(project(7, "99999"))  # a customer AFAS does not have: waits
     rows.append(project(8, companies[0], Description="x" * 81))  # longer than AFAS's metainfo allows
-    data["AfasSf_Projects"] = {**PROJECTS, "rows": rows}
+    data["AfasSf_Projects"] = {**PROJECTS_SPEC, "rows": rows}
     (tmp_path / "afas.json").write_text(json.dumps(data))
     monkeypatch.setenv("AFAS_SF_MAPPINGS", str(mappings))  # the Salesforce sandbox serves what they declare
     with running_sandbox(tmp_path / "world", "--afas-data", str(tmp_path / "afas.json")) as box:

@@ -15,10 +15,13 @@ from afas_sf_assets.afas.dates import parse_afas_datetime
 from afas_sf_assets.definitions import build_resources
 from afas_sf_assets.defs.afas_sources import DATA_VERSION_TAG, source_version
 from afas_sf_assets.defs.afas_targets import AFAS_ORDERS_KEY
-from afas_sf_assets.defs.sensors import afas_changes, affected_targets, salesforce_orders
+from afas_sf_assets.defs.sensors import WAITING_SENSOR_BY_FILE, afas_changes, affected_targets
+from afas_sf_assets.flows.registry import ORDERS_TO_AFAS_FILE
 from afas_sf_assets.headless import sync
 from afas_sf_assets_tests.conftest import Org
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
+
+salesforce_orders = WAITING_SENSOR_BY_FILE[ORDERS_TO_AFAS_FILE]
 
 
 def names(result: dg.SensorResult) -> set[str]:
