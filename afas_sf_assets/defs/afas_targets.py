@@ -6,7 +6,7 @@ import dagster as dg
 from afas_sf_assets.defs.declared import DECLARED, TO_AFAS
 from afas_sf_assets.defs.keys import afas_target_key, flow_pool, group, target_key
 from afas_sf_assets.defs.resources import AfasResource, SalesforceResource, StateResource
-from afas_sf_assets.defs.salesforce_assets import SyncConfig, materialize_result
+from afas_sf_assets.defs.salesforce_assets import flow_asset, materialize_result
 from afas_sf_assets.flows.generic_out import ToAfasFlow
 from afas_sf_assets.flows.orders_out import AFTER, FLOW, OrdersToAfas
 from afas_sf_assets.flows.registry import ORDERS_TO_AFAS_FILE
@@ -61,28 +61,19 @@ def send_to_afas(
 
 def _to_afas_asset(mapping: ToAfasMapping) -> dg.AssetsDefinition:
     where = mapping.path.name if mapping.path else mapping.flow
-
-    @dg.asset(
+    return flow_asset(
+        mapping.flow,
         key=afas_target_key(mapping.flow),
         deps=[target_key(name) if name != FLOW else AFAS_ORDERS_KEY for name in mapping.after],
-        group_name=group("afas_targets"),
-        kinds={"afas"},
+        group_name="afas_targets",
+        kind="afas",
         description=mapping.description
         or f"Salesforce {mapping.source.object} → AFAS {mapping.target.connector}, declared in mappings/{where}.",
-        metadata={"mapping": f"mappings/{where}"},
-        pool=flow_pool(mapping.flow),
+        mapping_file=where,
+        send=lambda context, afas, salesforce, state, full: send_to_afas(
+            mapping, context, afas, salesforce, state, full=full, dry_run=False
+        ),
     )
-    def to_afas(
-        context: dg.AssetExecutionContext,
-        config: SyncConfig,
-        afas: AfasResource,
-        salesforce: SalesforceResource,
-        state: StateResource,
-    ) -> dg.MaterializeResult:
-        report = send_to_afas(mapping, context, afas, salesforce, state, full=config.full, dry_run=False)
-        return materialize_result(context, report)
-
-    return to_afas
 
 
 DECLARED_TO_AFAS_ASSETS = [_to_afas_asset(mapping) for mapping in TO_AFAS]

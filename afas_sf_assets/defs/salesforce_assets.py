@@ -1,5 +1,7 @@
 """Salesforce targets as assets: each body calls the engine for one flow and turns its report into metadata."""
 
+from collections.abc import Callable, Sequence
+
 import dagster as dg
 
 from afas_sf_assets.defs.declared import FLOWS
@@ -74,27 +76,58 @@ def sync_flow(
         return engine.run(flow, run_id=context.run.run_id, full=full, dry_run=dry_run)
 
 
-def _target_asset(flow: Flow) -> dg.AssetsDefinition:
+# How an asset runs its flow: (context, afas, salesforce, state, full) → what the run did.
+Send = Callable[[dg.AssetExecutionContext, AfasResource, SalesforceResource, StateResource, bool], FlowReport]
+
+
+def flow_asset(
+    name: str,
+    *,
+    key: dg.AssetKey,
+    deps: Sequence[dg.AssetKey],
+    group_name: str,
+    kind: str,
+    description: str,
+    mapping_file: str,
+    send: Send,
+) -> dg.AssetsDefinition:
+    """The asset of one flow, either way: it runs the flow (`full` from its run config) and turns the report
+    into metadata."""
+
     @dg.asset(
-        key=target_key(flow.name),
-        deps=[*sources_of(flow), *(target_key(name) for name in flow.depends_on)],
-        group_name=group("salesforce_targets"),
-        kinds={"salesforce"},
-        description=flow.description,
-        metadata={"mapping": f"mappings/{flow.mapping}"},
-        pool=flow_pool(flow.name),
+        key=key,
+        deps=deps,
+        group_name=group(group_name),
+        kinds={kind},
+        description=description,
+        metadata={"mapping": f"mappings/{mapping_file}"},
+        pool=flow_pool(name),
     )
-    def target(
+    def flow_target(
         context: dg.AssetExecutionContext,
         config: SyncConfig,
         afas: AfasResource,
         salesforce: SalesforceResource,
         state: StateResource,
     ) -> dg.MaterializeResult:
-        report = sync_flow(flow, context, afas, salesforce, state, full=config.full, dry_run=False)
-        return materialize_result(context, report)
+        return materialize_result(context, send(context, afas, salesforce, state, config.full))
 
-    return target
+    return flow_target
+
+
+def _target_asset(flow: Flow) -> dg.AssetsDefinition:
+    return flow_asset(
+        flow.name,
+        key=target_key(flow.name),
+        deps=[*sources_of(flow), *(target_key(name) for name in flow.depends_on)],
+        group_name="salesforce_targets",
+        kind="salesforce",
+        description=flow.description,
+        mapping_file=flow.mapping,
+        send=lambda context, afas, salesforce, state, full: sync_flow(
+            flow, context, afas, salesforce, state, full=full, dry_run=False
+        ),
+    )
 
 
 # By mapping file, as the components name them.

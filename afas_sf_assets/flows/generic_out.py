@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import MappingFileError, ToAfasMapping, load_to_afas_mapping
 from afas_sf_assets.salesforce.client import SalesforceClient
-from afas_sf_assets.sync.report import Failure, FlowReport
+from afas_sf_assets.sync.report import Failure, FlowReport, measured
 from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State
 
 BATCH = 200
@@ -77,10 +76,7 @@ class ToAfasFlow:
         self.name = mapping.flow
 
     def run(self, *, run_id: str, full: bool = False, dry_run: bool = False) -> FlowReport:
-        started = time.monotonic()
-        afas_calls, sf_calls = self.afas.calls, self.salesforce.calls
-        report = FlowReport(self.name, run_id, dry_run=dry_run, full=full)
-        try:
+        with measured(FlowReport(self.name, run_id, dry_run=dry_run, full=full), self.afas, self.salesforce) as report:
             mark = None if full else self.state.mark(self.name)
             # What failed before is read again whatever its date: the mark moves past it, the ledger does not.
             retry = {e.key for e in self.state.iter_entries(self.name, [RecordStatus.FAILED])}
@@ -95,12 +91,6 @@ class ToAfasFlow:
             if newest and not dry_run:
                 self.state.set_mark(self.name, newest)
             return report
-        finally:
-            report.afas_calls = self.afas.calls - afas_calls
-            report.salesforce_calls = self.salesforce.calls - sf_calls
-            if self.salesforce.api_usage:
-                report.api_used, report.api_limit = self.salesforce.api_usage.used, self.salesforce.api_usage.limit
-            report.seconds = time.monotonic() - started
 
     # -- reading Salesforce ---------------------------------------------------------------------------
 
@@ -150,18 +140,10 @@ class ToAfasFlow:
         write_backs: list[dict[str, Any]] = []
 
         def fail(row: dict[str, Any], code: str, field: str | None, message: str, key: str | None = None) -> None:
-            previous = ledger.get(row["Id"])
             report.add_failure(Failure(row["Id"], "failed", code, field, message))
             entries.append(
-                LedgerEntry(
-                    row["Id"],
-                    key,
-                    None,
-                    RecordStatus.FAILED,
-                    code,
-                    field,
-                    message,
-                    (previous.attempts if previous else 0) + 1,
+                LedgerEntry.trouble(
+                    row["Id"], ledger.get(row["Id"]), RecordStatus.FAILED, code, field, message, target_id=key
                 )
             )
             activity.append(
@@ -250,15 +232,14 @@ class ToAfasFlow:
             report.add_failure(Failure(record["Id"], "failed", outcome.error_code or "?", field, message))
             entry = sent[record["Id"]]
             failed.append(
-                LedgerEntry(
+                LedgerEntry.trouble(
                     entry.key,
-                    entry.target_id,
-                    entry.payload_hash,
+                    entry,
                     RecordStatus.FAILED,
                     outcome.error_code,
                     field,
                     message,
-                    1,
+                    payload_hash=entry.payload_hash,
                 )
             )
         self.state.save(self.name, failed)

@@ -9,7 +9,6 @@ on the next run, with the write-back only.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +21,7 @@ from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.model import load_yaml_model
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
-from afas_sf_assets.sync.report import Failure, FlowReport
+from afas_sf_assets.sync.report import Failure, FlowReport, measured
 from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State
 
 FLOW = "afas_orders"
@@ -138,10 +137,7 @@ class OrdersToAfas:
         )
 
     def run(self, *, run_id: str, dry_run: bool = False) -> FlowReport:
-        started = time.monotonic()
-        afas_calls, sf_calls = self.afas.calls, self.salesforce.calls
-        report = FlowReport(FLOW, run_id, dry_run=dry_run)
-        try:
+        with measured(FlowReport(FLOW, run_id, dry_run=dry_run), self.afas, self.salesforce) as report:
             person = (
                 ", Account.IsPersonAccount, Account.PersonEmail, Account.FirstName, Account.LastName"
                 if self.salesforce.has_person_accounts()
@@ -168,12 +164,6 @@ class OrdersToAfas:
             if batch:
                 self._batch(batch, report, run_id, dry_run)
             return report
-        finally:
-            report.afas_calls = self.afas.calls - afas_calls
-            report.salesforce_calls = self.salesforce.calls - sf_calls
-            if self.salesforce.api_usage:
-                report.api_used, report.api_limit = self.salesforce.api_usage.used, self.salesforce.api_usage.limit
-            report.seconds = time.monotonic() - started
 
     # -- one batch ----------------------------------------------------------------------------------
 
@@ -201,15 +191,8 @@ class OrdersToAfas:
         ) -> None:
             report.add_failure(Failure(order["Id"], "failed", problem.code, problem.field, problem.message))
             entries.append(
-                LedgerEntry(
-                    order["Id"],
-                    None,
-                    None,
-                    RecordStatus.FAILED,
-                    problem.code,
-                    problem.field,
-                    problem.message,
-                    (sent.attempts if sent else 0) + 1,
+                LedgerEntry.trouble(
+                    order["Id"], sent, RecordStatus.FAILED, problem.code, problem.field, problem.message
                 )
             )
             activity.append(

@@ -56,7 +56,8 @@ def in_queries(
 ) -> Iterator[str]:
     """The statements that together look up every value: `{values}` in the template becomes an IN list
     such as `('a','b')`, each `{name}` of `derived` the list of that function of the same values; each
-    statement fits `budget_bytes` once encoded. Values repeat in no statement, and none is left out."""
+    statement fits `budget_bytes` once encoded. Values repeat in no statement, and none is left out but
+    those longer than Salesforce compares in a WHERE clause, which match nothing."""
     lists: dict[str, Callable[[str], str]] = {VALUES: str, **(derived or {})}
     placeholders = [f"{{{name}}}" for name in lists]
     missing = [p for p in placeholders if p not in template]
@@ -69,11 +70,10 @@ def in_queries(
     used = fixed
     for value in dict.fromkeys(str(v) for v in values):
         literals = [quote_soql_value(make(value)) for make in lists.values()]
-        if (longest := max(len(literal) - 2 for literal in literals)) > MAX_STRING_LITERAL_CHARS:
-            raise SoqlTooLong(
-                f"a value of {longest:,} characters cannot be looked up; Salesforce takes strings of at most "
-                f"{MAX_STRING_LITERAL_CHARS:,} in a WHERE clause"
-            )
+        if max(len(literal) - 2 for literal in literals) > MAX_STRING_LITERAL_CHARS:
+            # No field a WHERE clause compares holds so long a string (text fields take 255 characters at
+            # most), so the value matches nothing: left out, it cannot fail the lookup of the others.
+            continue
         cost = sum(encoded_length(literal) + len(quote_plus(",")) for literal in literals)
         if fixed + cost > budget_bytes:
             raise SoqlTooLong(f"one value alone makes the statement too long: {template[:200]}")

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from itertools import islice
@@ -32,7 +31,7 @@ from afas_sf_assets.salesforce.client import COLLECTION_SIZE, SalesforceClient
 from afas_sf_assets.salesforce.errors import SalesforceLimitExceeded
 from afas_sf_assets.sync.fit import Misfit, fit_payload, mapping_problems, truncated_fields
 from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
-from afas_sf_assets.sync.report import Failure, FlowReport
+from afas_sf_assets.sync.report import Failure, FlowReport, measured
 from afas_sf_assets.sync.state import (
     IN_SALESFORCE,
     RETRIED,
@@ -121,10 +120,11 @@ class SyncEngine:
     # -- a run -----------------------------------------------------------------------------------
 
     def run(self, flow: Flow, *, run_id: str, full: bool = False, dry_run: bool = False) -> FlowReport:
-        started = time.monotonic()
-        afas_calls, sf_calls = self.afas.calls, self.salesforce.calls
         ctx = self.context(flow, run_id=run_id, dry_run=dry_run)
-        report = FlowReport(flow.name, run_id, dry_run=dry_run, full=full)
+        with measured(FlowReport(flow.name, run_id, dry_run=dry_run, full=full), self.afas, self.salesforce) as report:
+            return self._run(ctx, flow, report, full=full, dry_run=dry_run)
+
+    def _run(self, ctx: FlowContext, flow: Flow, report: FlowReport, *, full: bool, dry_run: bool) -> FlowReport:
         try:
             reason = flow.skip_when(ctx) if flow.skip_when else None
             if reason:
@@ -153,12 +153,6 @@ class SyncEngine:
             return report
         finally:
             self._take_notes(ctx, report)
-            report.afas_calls = self.afas.calls - afas_calls
-            report.salesforce_calls = self.salesforce.calls - sf_calls
-            usage = self.salesforce.api_usage
-            if usage:
-                report.api_used, report.api_limit = usage.used, usage.limit
-            report.seconds = time.monotonic() - started
 
     def sync_keys(self, flow: Flow, keys: list[str], *, run_id: str, dry_run: bool = False) -> FlowReport:
         """Bring given records of a flow up to date now, by that flow's rules (an order needs its customer)."""
@@ -290,19 +284,7 @@ class SyncEngine:
             sent: dict[str, Any] | None = None,
             action: str = "validate",
         ) -> None:
-            previous = ledger.get(key)
-            updates.append(
-                LedgerEntry(
-                    key,
-                    previous.target_id if previous else None,
-                    None,
-                    outcome,
-                    code,
-                    field,
-                    message,
-                    (previous.attempts if previous else 0) + 1,
-                )
-            )
+            updates.append(LedgerEntry.trouble(key, ledger.get(key), outcome, code, field, message))
             activity.append(
                 ActivityEntry(
                     ctx.run_id,
@@ -518,17 +500,16 @@ class SyncEngine:
             if failure is None:
                 final.append(LedgerEntry(work.key, work.target_id, work.payload_hash, RecordStatus.SYNCED))
                 continue
-            previous = work.existing
             final.append(
-                LedgerEntry(
+                LedgerEntry.trouble(
                     work.key,
-                    work.target_id,
-                    work.payload_hash,
+                    work.existing,
                     RecordStatus.PARTIAL,
                     failure.code,
                     failure.field,
                     failure.message,
-                    (previous.attempts if previous else 0) + 1,
+                    target_id=work.target_id,
+                    payload_hash=work.payload_hash,
                 )
             )
             report.add_failure(failure)
@@ -637,18 +618,8 @@ class SyncEngine:
                     continue
                 error = outcome.errors[0]
                 field = ", ".join(error.fields) or None
-                previous = work.existing
                 updates.append(
-                    LedgerEntry(
-                        work.key,
-                        previous.target_id if previous else None,
-                        None,
-                        RecordStatus.FAILED,
-                        error.code,
-                        field,
-                        error.message,
-                        (previous.attempts if previous else 0) + 1,
-                    )
+                    LedgerEntry.trouble(work.key, work.existing, RecordStatus.FAILED, error.code, field, error.message)
                 )
                 activity.append(
                     ActivityEntry(

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from afas_sf_assets.privacy import mask
 
 MAX_FAILURES_KEPT = 50
+
+
+class _Usage(Protocol):
+    used: int
+    limit: int
+
+
+class _Counted(Protocol):
+    @property
+    def calls(self) -> int: ...
+
+
+class _CountedSalesforce(_Counted, Protocol):
+    @property
+    def api_usage(self) -> _Usage | None: ...
 
 
 @dataclass(frozen=True)
@@ -103,3 +121,20 @@ class FlowReport:
             "seconds": round(self.seconds, 2),
             "failures": [f.__dict__ for f in self.failures],
         }
+
+
+@contextmanager
+def measured(report: FlowReport, afas: _Counted, salesforce: _CountedSalesforce) -> Iterator[FlowReport]:
+    """The report gets the calls the run spent on each side, the API usage left and its time, however the
+    run ends."""
+    started = time.monotonic()
+    afas_calls, sf_calls = afas.calls, salesforce.calls
+    try:
+        yield report
+    finally:
+        report.afas_calls = afas.calls - afas_calls
+        report.salesforce_calls = salesforce.calls - sf_calls
+        usage = salesforce.api_usage
+        if usage:
+            report.api_used, report.api_limit = usage.used, usage.limit
+        report.seconds = time.monotonic() - started

@@ -112,6 +112,32 @@ class LedgerEntry:
     error_message: str | None = None
     attempts: int = 0
 
+    @classmethod
+    def trouble(
+        cls,
+        key: str,
+        previous: LedgerEntry | None,
+        status: RecordStatus,
+        code: str | None,
+        field: str | None,
+        message: str | None,
+        *,
+        target_id: str | None = None,
+        payload_hash: str | None = None,
+    ) -> LedgerEntry:
+        """A record that did not get through (again): the Salesforce or AFAS id it has kept, its attempts
+        counted on from the last entry."""
+        return cls(
+            key,
+            target_id or (previous.target_id if previous else None),
+            payload_hash,
+            status,
+            code,
+            field,
+            message,
+            (previous.attempts if previous else 0) + 1,
+        )
+
 
 @dataclass(frozen=True)
 class ActivityEntry:
