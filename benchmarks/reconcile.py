@@ -35,6 +35,7 @@ from afas_sf_assets.sync.reconcile import CLOCK_SLACK, Drift, reconcile
 from afas_sf_assets.sync.state import IN_SALESFORCE, State, sync_records
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
 from afas_sf_assets_tests.sandbox_process import running_sandbox
+from benchmarks.process import own_peak_mib
 
 
 def per_key(engine: SyncEngine, run_id: str) -> Drift:
@@ -68,13 +69,6 @@ def per_key(engine: SyncEngine, run_id: str) -> Drift:
         elif modified[entry.target_id] > written[entry.target_id] + CLOCK_SLACK:
             drift.changed_in_salesforce.append(entry.key)
     return drift
-
-
-def own_peak_mib() -> float:
-    """This process's own peak RSS since its exec; the parent's pages a fork copied do not count (they would
-    in the rusage `wait4` reports)."""
-    status = Path("/proc/self/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
 
 
 def measure(way: str) -> None:

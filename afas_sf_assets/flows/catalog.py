@@ -11,6 +11,7 @@ from afas_sf_assets.afas.errors import AfasError
 from afas_sf_assets.afas.models import FileDownload
 from afas_sf_assets.flows.common import reference_table, synced
 from afas_sf_assets.flows.rows import AfasItem, AfasItemGroup, AfasItemRelation
+from afas_sf_assets.salesforce.client import COLLECTION_SIZE, UpsertOutcome
 from afas_sf_assets.sync.flow import Flow, FlowContext, Work
 from afas_sf_assets.sync.report import Failure
 from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
@@ -152,29 +153,39 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
     # A version is uploaded once: VersionData cannot be updated, and a lost ledger must not resend it.
     version_keys = {work.key: f"{work.key}|{identity}"[:80] for work, identity in todo}
     uploaded = ctx.existing_ids("ContentVersion", "AFAS_Image_Key__c", version_keys.values())
-    records, sending = [], []
     due = [(work, identity) for work, identity in todo if version_keys[work.key].lower() not in uploaded]
-    for (work, identity), image in zip(due, _download_images(ctx, [w for w, _ in due]), strict=True):
-        if isinstance(image, AfasError):
-            # This product's image stays due; the others go on.
-            code = f"AFAS_{image.status or type(image).__name__}"
-            ctx.child_failed(work.key, Failure(work.key, "partial", code, "image", f"image download: {image}"))
-            continue
-        extension = _EXTENSIONS.get(image.mimetype or "", "bin")
-        record: dict[str, Any] = {
-            "AFAS_Image_Key__c": version_keys[work.key],
-            "Title": str(work.row.get("Description") or work.key)[:255],
-            "PathOnClient": f"{work.key}.{extension}",
-            "VersionData": base64.b64encode(image.data).decode("ascii"),
-        }
-        entry = known.get(work.key)
-        if entry and entry.target_id:
-            record["ContentDocumentId"] = entry.target_id
-        else:
-            record["FirstPublishLocationId"] = work.target_id
-        records.append(record)
-        sending.append((work, identity))
-    outcomes = ctx.salesforce.upsert("ContentVersion", "AFAS_Image_Key__c", records) if records else []
+    sending: list[tuple[Work, str]] = []
+    outcomes: list[UpsertOutcome] = []
+    logged: list[dict[str, Any]] = []
+    # A collections call's worth at a time, downloaded then sent: the files of a whole batch never sit in
+    # memory at once, so a run's peak does not follow its largest batch of images.
+    for start in range(0, len(due), COLLECTION_SIZE):
+        chunk = due[start : start + COLLECTION_SIZE]
+        records = []
+        for (work, identity), image in zip(chunk, _download_images(ctx, [w for w, _ in chunk]), strict=True):
+            if isinstance(image, AfasError):
+                # This product's image stays due; the others go on.
+                code = f"AFAS_{image.status or type(image).__name__}"
+                ctx.child_failed(work.key, Failure(work.key, "partial", code, "image", f"image download: {image}"))
+                continue
+            extension = _EXTENSIONS.get(image.mimetype or "", "bin")
+            record: dict[str, Any] = {
+                "AFAS_Image_Key__c": version_keys[work.key],
+                "Title": str(work.row.get("Description") or work.key)[:255],
+                "PathOnClient": f"{work.key}.{extension}",
+                "VersionData": base64.b64encode(image.data).decode("ascii"),
+            }
+            entry = known.get(work.key)
+            if entry and entry.target_id:
+                record["ContentDocumentId"] = entry.target_id
+            else:
+                record["FirstPublishLocationId"] = work.target_id
+            records.append(record)
+            sending.append((work, identity))
+        if records:
+            outcomes += ctx.salesforce.upsert("ContentVersion", "AFAS_Image_Key__c", records)
+            # The file itself stays out of the activity log: it is no personal data, only bulk.
+            logged += [{k: v for k, v in record.items() if k != "VersionData"} for record in records]
     new_versions = [o.id for o in outcomes if o.success and o.id] + list(uploaded.values())
     documents: dict[str, str] = {}
     for row in ctx.salesforce.query_in(
@@ -193,8 +204,6 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
         if outcome.success and outcome.id:
             image_entries.append(LedgerEntry(work.key, documents.get(outcome.id), identity, RecordStatus.SYNCED))
     ctx.state.save(IMAGES_LEDGER, image_entries)
-    # The file itself stays out of the activity log: it is no personal data, only bulk.
-    logged = [{k: v for k, v in record.items() if k != "VersionData"} for record in records]
     ctx.children_written("images", "ContentVersion", [w.key for w, _ in sending], logged, outcomes)
 
 

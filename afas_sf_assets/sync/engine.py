@@ -133,10 +133,19 @@ class SyncEngine:
             self.preflight(ctx, flow)
             run_start = datetime.now(AMSTERDAM)
             mark = None if full else self.state.mark(flow.name)
+            retry = (
+                []
+                if full
+                else [e.key for e in self.state.iter_entries(flow.name, RETRIED) if not e.key.startswith("~")]
+            )
+            # The keys read are kept where a full run deactivates what it did not see; otherwise only those of
+            # records to retry, so the run's memory does not grow with the table.
+            watched = None if full and flow.deactivate else {key.lower() for key in retry}
             seen: set[str] = set()
             newest: list[datetime] = []
             stopped = False
-            for number, batch in enumerate(_batched(self._rows(ctx, mark, full, seen, newest), self.batch_size), 1):
+            rows = self._rows(ctx, mark, retry, seen, watched, newest)
+            for number, batch in enumerate(_batched(rows, self.batch_size), 1):
                 if not self._process(ctx, flow, batch, report, full):
                     stopped = True
                     break
@@ -223,8 +232,16 @@ class SyncEngine:
         self.salesforce.preflight(requirements, mapping_problems(mapping, used, org))
 
     def _rows(
-        self, ctx: FlowContext, mark: str | None, full: bool, seen: set[str], newest: list[datetime]
+        self,
+        ctx: FlowContext,
+        mark: str | None,
+        retry: list[str],
+        seen: set[str],
+        watched: set[str] | None,
+        newest: list[datetime],
     ) -> Iterator[dict[str, Any]]:
+        """The rows changed since `mark`, then those of `retry` not read already; the keys read go into
+        `seen`, all of them or those in `watched` (compared as AFAS's filters compare, without case)."""
         source = ctx.mapping.source
 
         def track(row: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +253,7 @@ class SyncEngine:
             if moment and (not newest or moment > newest[0]):
                 newest[:] = [moment]
             key = record_key(row, source.key)
-            if key:
+            if key and (watched is None or key.lower() in watched):
                 seen.add(key)
             return row
 
@@ -245,13 +262,7 @@ class SyncEngine:
             where = Where.all(Condition(source.modified, Operator.GE, datetime.fromisoformat(mark)))
         for row in self.source_rows(ctx, where):
             yield track(row)
-        if full:
-            return
-        retry = [
-            e.key
-            for e in self.state.iter_entries(ctx.mapping.flow, RETRIED)
-            if e.key not in seen and not e.key.startswith("~")
-        ]
+        retry = [key for key in retry if key not in seen]
         for start in range(0, len(retry), 200):
             chunk = retry[start : start + 200]
             for row in self.source_rows(ctx, where_keys(source.key, chunk)):

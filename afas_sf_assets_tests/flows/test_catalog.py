@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -236,6 +237,30 @@ def test_images_are_downloaded_several_at_a_time_within_afass_limit(fresh_org: C
     report = org.engine().run(PRODUCTS, run_id="run")
     assert report.counts["images"] == sum(1 for i in org.sandbox.rows("AfasSf_Items") if i["ImageId"])
     assert 4 <= org.sandbox.calls()["max_in_flight"] <= 8, "several at once, never more than AFAS's 8"
+
+
+def test_a_batchs_images_go_a_collection_at_a_time_and_all_arrive(
+    fresh_org: Callable[..., Org], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files are downloaded and sent a collections call's worth at a time (here 20), so a batch's images
+    never sit in memory together (benchmarks/memory.py), and none is left behind at a chunk's edge."""
+    monkeypatch.setattr("afas_sf_assets.flows.catalog.COLLECTION_SIZE", 20)
+    org = fresh_org()
+    with_image = {i["ItemCode"] for i in org.sandbox.rows("AfasSf_Items") if i["ImageId"]}
+    engine = org.engine()
+    upsert, sent = engine.salesforce.upsert, []
+
+    def counted(sobject: str, field: str, records: Any) -> Any:
+        if sobject == "ContentVersion":
+            sent.append(len(records))
+        return upsert(sobject, field, records)
+
+    monkeypatch.setattr(engine.salesforce, "upsert", counted)
+    report = engine.run(PRODUCTS, run_id="run")
+    assert report.counts["images"] == len(with_image) > 40
+    assert len(sent) == math.ceil(len(with_image) / 20) and max(sent) == 20
+    keys = {v["AFAS_Image_Key__c"].split("|")[0] for v in org.sandbox.sf_records("ContentVersion")}
+    assert keys == with_image
 
 
 def test_items_gone_from_afas_are_deactivated_by_a_full_run(fresh_org: Callable[..., Org]) -> None:
