@@ -18,7 +18,7 @@ def test_a_yaml_only_flow_syncs_with_its_lookup_waits_for_what_is_missing_and_th
     world: tuple[Sandbox, dict[str, str], list[str]],
 ) -> None:
     box, env, companies = world
-    first = sync(env)
+    first = sync(env, "--select", "customers", "projects")
     assert "created=6" in line_of(first, "projects"), first
 
     accounts = {a["AFAS_Debtor_Id__c"]: a["Id"] for a in box.sf_records("Account") if a.get("AFAS_Debtor_Id__c")}
@@ -35,7 +35,7 @@ def test_a_yaml_only_flow_syncs_with_its_lookup_waits_for_what_is_missing_and_th
     assert too_long is not None and too_long.status is RecordStatus.QUARANTINED
     assert too_long.error_field == "Description" and "at most 80 characters" in (too_long.error_message or "")
 
-    second = sync(env)
+    second = sync(env, "--select", "customers", "projects")
     assert "created=0 updated=0" in line_of(second, "projects"), second
     assert len(box.sf_records("AFAS_Project__c")) == 6
 
