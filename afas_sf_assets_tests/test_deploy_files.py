@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from afas_sf_assets.defs.keys import _TENANT_NAME
+from afas_sf_assets.flows.registry import BUILT_IN
 from afas_sf_assets.headless import INSTANCE_SETTINGS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,7 +182,11 @@ def test_the_package_as_the_image_installs_it_loads_its_definitions(tmp_path: Pa
     shutil.copytree(REPO / "mappings", tmp_path / "opt" / "mappings")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AFAS_", "SF_"))}
     env.update(PYTHONPATH=str(tmp_path / "site"), DAGSTER_HOME=str(tmp_path / "home"))
-    probe = "import afas_sf_assets as p, afas_sf_assets.definitions as d; print(p.__file__); print(len(d.ALL_ASSETS))"
+    probe = (
+        "import afas_sf_assets as p, afas_sf_assets.definitions as d\n"
+        "from afas_sf_assets.defs.declared import DECLARED\n"
+        "print(p.__file__); print(len(d.ALL_ASSETS)); print(','.join(DECLARED.names))"
+    )
     run = [sys.executable, "-c", probe]
 
     loaded = subprocess.run(
@@ -192,8 +197,9 @@ def test_the_package_as_the_image_installs_it_loads_its_definitions(tmp_path: Pa
         text=True,
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
-    where, count = loaded.stdout.split()
+    where, count, flows = loaded.stdout.split()
     assert where.startswith(str(tmp_path / "site")) and int(count) > 10
+    assert flows.split(",") == [*(flow.name for flow in BUILT_IN), "afas_orders"], "the flows' components ship"
 
     missing = subprocess.run(run, env=env, cwd=tmp_path, capture_output=True, text=True)
     assert missing.returncode != 0
