@@ -55,7 +55,7 @@ def send_to_afas(
     dry_run: bool,
 ) -> FlowReport:
     with afas.client() as afas_client, salesforce.client() as sf_client:
-        flow = ToAfasFlow(mapping, afas_client, sf_client, state.state())
+        flow = ToAfasFlow(mapping, afas_client, sf_client, state.state(), api_reserve=state.api_reserve)
         return flow.run(run_id=context.run.run_id, full=full, dry_run=dry_run)
 
 

@@ -22,6 +22,7 @@ from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import MappingFileError, ToAfasMapping, load_to_afas_mapping
 from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.sync.engine import within_budget
 from afas_sf_assets.sync.report import Failure, FlowReport, measured
 from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State
 
@@ -71,9 +72,18 @@ def _digest(values: dict[str, Any]) -> str:
 
 
 class ToAfasFlow:
-    def __init__(self, mapping: ToAfasMapping, afas: AfasClient, salesforce: SalesforceClient, state: State) -> None:
+    def __init__(
+        self,
+        mapping: ToAfasMapping,
+        afas: AfasClient,
+        salesforce: SalesforceClient,
+        state: State,
+        *,
+        api_reserve: float = 0.0,
+    ) -> None:
         self.mapping, self.afas, self.salesforce, self.state = mapping, afas, salesforce, state
         self.name = mapping.flow
+        self.api_reserve = api_reserve
 
     def run(self, *, run_id: str, full: bool = False, dry_run: bool = False) -> FlowReport:
         with measured(FlowReport(self.name, run_id, dry_run=dry_run, full=full), self.afas, self.salesforce) as report:
@@ -82,11 +92,16 @@ class ToAfasFlow:
             retry = {e.key for e in self.state.iter_entries(self.name, [RecordStatus.FAILED])}
             newest = mark
             for batch in _batches(self._changed(mark)):
+                # A batch costs at most a write-back call and, with failures to read again, a query.
+                if not within_budget(self.salesforce, self.api_reserve, 2, report):
+                    break
                 self._batch(batch, report, run_id, dry_run, full)
                 retry -= {r["Id"] for r in batch}
                 newest = max(filter(None, [newest, *(str(r[self.mapping.source.modified]) for r in batch)]))
-            if retry:
+            else:
                 for batch in _batches(self._by_id(sorted(retry))):
+                    if not within_budget(self.salesforce, self.api_reserve, 2, report):
+                        break
                     self._batch(batch, report, run_id, dry_run, full)
             if newest and not dry_run:
                 self.state.set_mark(self.name, newest)

@@ -84,6 +84,28 @@ def payload_hash(work: Work, hash_also: tuple[str, ...] = ()) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def within_budget(salesforce: SalesforceClient, api_reserve: float, needed: int, report: FlowReport) -> bool:
+    """Whether `needed` more Salesforce calls leave the reserve of the org's daily API calls untouched; when
+    not, the report says the flow stopped, and why."""
+    if api_reserve <= 0:
+        return True
+    usage = salesforce.api_usage
+    if usage is None:
+        salesforce.limits()
+        usage = salesforce.api_usage
+    if usage is None:
+        return True
+    reserve = math.ceil(usage.limit * api_reserve)
+    if usage.remaining - needed < reserve:
+        report.status = "stopped_budget"
+        report.note = (
+            f"{usage.remaining} of {usage.limit} daily API calls left; {reserve} are kept in "
+            f"reserve, so the flow stopped before writing and resumes on the next run"
+        )
+        return False
+    return True
+
+
 def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
@@ -565,28 +587,14 @@ class SyncEngine:
                 values[value].target_id = record_id
 
     def _within_budget(self, records: int, report: FlowReport) -> bool:
-        if records == 0 or self.api_reserve <= 0:
-            return True
-        usage = self.salesforce.api_usage
-        if usage is None:
-            self.salesforce.limits()
-            usage = self.salesforce.api_usage
-        if usage is None:
+        if records == 0:
             return True
         needed = (
             BULK_JOB_CALLS
             if records >= self.salesforce.settings.bulk_threshold
             else math.ceil(records / COLLECTION_SIZE)
         )
-        reserve = math.ceil(usage.limit * self.api_reserve)
-        if usage.remaining - needed < reserve:
-            report.status = "stopped_budget"
-            report.note = (
-                f"{usage.remaining} of {usage.limit} daily API calls left; {reserve} are kept in "
-                f"reserve, so the flow stopped before writing and resumes on the next run"
-            )
-            return False
-        return True
+        return within_budget(self.salesforce, self.api_reserve, needed, report)
 
     def _write(
         self,

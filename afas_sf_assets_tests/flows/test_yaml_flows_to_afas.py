@@ -232,3 +232,20 @@ print(json.dumps({
     assert plain_salesforce(box).Account.get(account)["AFAS_Debtor_Id__c"] == debtor["DebtorId"]
     second = sync(env, "--select", "shop_accounts")
     assert "read=0" in line_of(second, "shop_accounts"), second
+
+
+def test_near_the_api_limit_it_stops_before_sending_and_the_next_run_resumes(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    account = shop_account(org, "Budget B.V.", "budget@example.com")
+    engine = org.engine()
+    flow = ToAfasFlow(load_to_afas_mapping(EXAMPLE), engine.afas, engine.salesforce, org.state, api_reserve=0.2)
+    org.sandbox.sf_put("limits", {"max": 1000, "used": 850})
+    stopped = flow.run(run_id="out-1")
+    assert (stopped.status, stopped.created) == ("stopped_budget", 0)
+    assert "kept in reserve" in (stopped.note or "")
+    assert debtors_with(org, "budget@example.com") == []
+    org.sandbox.sf_put("limits", {"max": 1000, "used": 0})
+    resumed = flow.run(run_id="out-2")
+    assert (resumed.status, resumed.created) == ("ok", 1)
+    (debtor,) = debtors_with(org, "budget@example.com")
+    assert plain_salesforce(org.sandbox).Account.get(account)["AFAS_Debtor_Id__c"] == debtor["DebtorId"]
