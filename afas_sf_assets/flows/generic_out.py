@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,13 @@ def afas_body(values: dict[str, Any]) -> dict[str, Any]:
     return build(tree)
 
 
+def soql_datetime(value: Any) -> str:
+    """A dateTime as the REST API returns it (`2026-11-29T16:34:00.000+0000`) as SOQL takes it in a WHERE
+    clause (`2026-11-29T16:34:00Z`: UTC, whole seconds; `>=` re-reads that second, the ledger's hashes
+    send nothing twice)."""
+    return datetime.fromisoformat(str(value)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _same(value: Any) -> str:
     """A value as AFAS's filter compares it: e-mail addresses and codes without case or blanks."""
     return str(value).strip().lower()
@@ -87,7 +95,8 @@ class ToAfasFlow:
 
     def run(self, *, run_id: str, full: bool = False, dry_run: bool = False) -> FlowReport:
         with measured(FlowReport(self.name, run_id, dry_run=dry_run, full=full), self.afas, self.salesforce) as report:
-            mark = None if full else self.state.mark(self.name)
+            kept = None if full else self.state.mark(self.name)
+            mark = soql_datetime(kept) if kept else None
             # What failed before is read again whatever its date: the mark moves past it, the ledger does not.
             retry = {e.key for e in self.state.iter_entries(self.name, [RecordStatus.FAILED])}
             newest = mark
@@ -97,7 +106,7 @@ class ToAfasFlow:
                     break
                 self._batch(batch, report, run_id, dry_run, full)
                 retry -= {r["Id"] for r in batch}
-                newest = max(filter(None, [newest, *(str(r[self.mapping.source.modified]) for r in batch)]))
+                newest = max(filter(None, [newest, *(soql_datetime(r[self.mapping.source.modified]) for r in batch)]))
             else:
                 for batch in _batches(self._by_id(sorted(retry))):
                     if not within_budget(self.salesforce, self.api_reserve, 2, report):

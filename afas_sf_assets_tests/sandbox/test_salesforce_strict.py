@@ -339,11 +339,21 @@ def test_country_codes_only_with_state_and_country_picklists(sf: Salesforce, sf_
         "LastModifiedDate > 2026-01-01",  # a date on a datetime field
         "IsActive = 'true'",  # a boolean in quotes
         "Name = 5",  # a string without quotes
+        # Only the dateTime forms SOQL documents: no fraction of a second, an offset with its colon. A
+        # dateTime as the REST API returns it (2026-01-01T00:00:00.000+0000) is not one.
+        "LastModifiedDate > 2026-01-01T00:00:00.000Z",
+        "LastModifiedDate > 2026-01-01T00:00:00+0000",
+        "LastModifiedDate > 2026-01-01T00:00:00.000+0000",
     ],
 )
 def test_soql_literals_must_match_the_fields_type(sf: Salesforce, where: str) -> None:
     error = refused(lambda: sf.query(f"SELECT Id FROM Product2 WHERE {where}"))
     assert error["errorCode"] == "MALFORMED_QUERY"
+
+
+@pytest.mark.parametrize("moment", ["2026-01-01T00:00:00Z", "2026-01-01T01:00:00+01:00", "2025-12-31T19:00:00-05:00"])
+def test_soql_takes_the_documented_datetime_forms(sf: Salesforce, moment: str) -> None:
+    assert sf.query(f"SELECT Id FROM Product2 WHERE LastModifiedDate > {moment}")["done"] is True
 
 
 def test_soql_offset_stops_at_2000(sf: Salesforce) -> None:

@@ -22,7 +22,7 @@ class MalformedQuery(Exception):
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>'(?:[^'\\]|\\.)*')
-      | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
+      | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2}))
       | (?P<date>\d{4}-\d{2}-\d{2})
       | (?P<number>-?\d+(?:\.\d+)?)
       | (?P<op><=|>=|!=|<>|=|<|>)
