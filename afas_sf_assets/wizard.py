@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from afas_sf_assets.afas.client import AfasClient
 from afas_sf_assets.afas.settings import AfasSettings
 from afas_sf_assets.alerts import channels_from_env
-from afas_sf_assets.defs.declared import FLOWS, SOURCES
+from afas_sf_assets.defs.declared import FLOWS, SOURCES, TO_AFAS
 from afas_sf_assets.errors import AfasSfError, settings_problem
+from afas_sf_assets.mapping.model import ToAfasMapping
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.salesforce.settings import SalesforceSettings
 from afas_sf_assets.sync.engine import SyncEngine
@@ -38,7 +39,7 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
 
 
-def run_checks(mappings_dir: Path | None = None) -> Iterator[Check]:
+def run_checks(mappings_dir: Path | None = None, to_afas: Sequence[ToAfasMapping] = TO_AFAS) -> Iterator[Check]:
     try:
         afas_settings = AfasSettings()
     except ValidationError as exc:
@@ -106,8 +107,34 @@ def run_checks(mappings_dir: Path | None = None) -> Iterator[Check]:
                 yield Check(f"flow {flow.name}", True, "mapping fits AFAS and Salesforce")
             except AfasSfError as exc:
                 yield Check(f"flow {flow.name}", False, str(exc))
+        updates_present = {c.id for c in meta.update_connectors}
+        for mapping in to_afas:
+            yield _to_afas_check(mapping, present, updates_present, salesforce)
     channels = [c.name for c in channels_from_env()]
     yield Check("Alerts", True, ", ".join(channels) if channels else "no channel configured (AFAS_SF_ALERT_…)")
+
+
+def _to_afas_check(
+    mapping: ToAfasMapping, get_connectors: set[str], update_connectors: set[str], salesforce: SalesforceClient
+) -> Check:
+    """A flow into AFAS declared in YAML: its connectors on the App Connector, its fields in the org."""
+    name = f"flow {mapping.flow}"
+    missing = [c for c in (mapping.target.find.connector,) if c not in get_connectors]
+    missing += [c for c in (mapping.target.connector,) if c not in update_connectors]
+    if missing:
+        return Check(name, False, f"not on the App Connector: {', '.join(missing)}")
+    fields = salesforce.org_fields(mapping.source.object)
+    if fields is None:
+        return Check(name, False, f"the org has no {mapping.source.object} (or the integration user cannot see it)")
+    absent = [f for f in mapping.source_fields if "." not in f and f.lower() not in fields]
+    if absent:
+        return Check(
+            name,
+            False,
+            f"{mapping.source.object} has no field(s) {', '.join(absent)}: deploy them (`afas-sf metadata` writes "
+            "what the mapping declares) or correct the mapping",
+        )
+    return Check(name, True, f"{mapping.source.object} → {mapping.target.connector}: connectors and fields in place")
 
 
 PROMPTS: tuple[tuple[str, str, bool], ...] = (

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from afas_sf_assets.mapping.model import load_to_afas_mapping
 from afas_sf_assets.sync.engine import DEFAULT_MAPPINGS
 from afas_sf_assets.wizard import init, run_checks
 from afas_sf_assets_tests.conftest import Org
@@ -55,6 +56,18 @@ def test_a_mapping_that_does_not_fit_names_the_fields(org_env: Org, tmp_path: Pa
     checks = {c.name: c for c in run_checks(mappings)}
     assert "Product2: Colour__c" in checks["flow products"].detail
     assert checks["flow customers"].ok
+
+
+def test_a_flow_into_afas_is_checked_for_its_connectors_and_its_salesforce_fields(org_env: Org) -> None:
+    example = load_to_afas_mapping(DEFAULT_MAPPINGS / "examples" / "shop_accounts.yaml")
+    unknown = example.model_copy(update={"target": example.target.model_copy(update={"connector": "KnSubject"})})
+    renamed = example.model_copy(update={"source": example.source.model_copy(update={"write_back": "Debtor__c"})})
+    checks = {c.detail: c for c in run_checks(to_afas=[example]) if c.name == "flow shop_accounts"}
+    assert [c.ok for c in checks.values()] == [True]
+    (wrong,) = [c for c in run_checks(to_afas=[unknown]) if c.name == "flow shop_accounts"]
+    assert not wrong.ok and wrong.detail == "not on the App Connector: KnSubject"
+    (absent,) = [c for c in run_checks(to_afas=[renamed]) if c.name == "flow shop_accounts"]
+    assert not absent.ok and absent.detail.startswith("Account has no field(s) Debtor__c")
 
 
 def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
