@@ -10,8 +10,6 @@ AFAS's answer to that question; one between the ledger and the write-back, in th
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,26 +20,12 @@ from afas_sf_assets.afas.errors import AfasError
 from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import MappingFileError, ToAfasMapping, load_to_afas_mapping
-from afas_sf_assets.salesforce.client import SalesforceClient
-from afas_sf_assets.sync.engine import within_budget
+from afas_sf_assets.salesforce.client import SalesforceClient, dotted
+from afas_sf_assets.sync.engine import batched, digest, within_budget
 from afas_sf_assets.sync.report import Failure, FlowReport, measured
-from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State
+from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State, comparison_key
 
 BATCH = 200
-
-
-def flat(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A Salesforce record with its relationships as dotted names (`Account.Name`), as a mapping's `from`
-    names them."""
-    out: dict[str, Any] = {}
-    for name, value in record.items():
-        if name == "attributes":
-            continue
-        if isinstance(value, dict):
-            out.update(flat(value, f"{prefix}{name}."))
-        else:
-            out[f"{prefix}{name}"] = value
-    return out
 
 
 def afas_body(values: dict[str, Any]) -> dict[str, Any]:
@@ -70,15 +54,6 @@ def soql_datetime(value: Any) -> str:
     return datetime.fromisoformat(str(value)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _same(value: Any) -> str:
-    """A value as AFAS's filter compares it: e-mail addresses and codes without case or blanks."""
-    return str(value).strip().lower()
-
-
-def _digest(values: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
-
-
 class ToAfasFlow:
     def __init__(
         self,
@@ -100,7 +75,7 @@ class ToAfasFlow:
             # What failed before is read again whatever its date: the mark moves past it, the ledger does not.
             retry = {e.key for e in self.state.iter_entries(self.name, [RecordStatus.FAILED])}
             newest = mark
-            for batch in _batches(self._changed(mark)):
+            for batch in batched(self._changed(mark), BATCH):
                 # A batch costs at most a write-back call and, with failures to read again, a query.
                 if not within_budget(self.salesforce, self.api_reserve, 2, report):
                     break
@@ -108,7 +83,7 @@ class ToAfasFlow:
                 retry -= {r["Id"] for r in batch}
                 newest = max(filter(None, [newest, *(soql_datetime(r[self.mapping.source.modified]) for r in batch)]))
             else:
-                for batch in _batches(self._by_id(sorted(retry))):
+                for batch in batched(self._by_id(sorted(retry)), BATCH):
                     if not within_budget(self.salesforce, self.api_reserve, 2, report):
                         break
                     self._batch(batch, report, run_id, dry_run, full)
@@ -142,14 +117,14 @@ class ToAfasFlow:
         found: dict[str, list[str]] = {}
         if values:
             for row in self.afas.iter_rows(find.connector, key=(find.key,), where=Where.any_of(find.field, values)):
-                found.setdefault(_same(row.get(find.field)), []).append(str(row[find.key]))
+                found.setdefault(comparison_key(str(row.get(find.field))), []).append(str(row[find.key]))
         return found
 
     def _batch(self, records: list[dict[str, Any]], report: FlowReport, run_id: str, dry_run: bool, full: bool) -> None:
         mapping, target = self.mapping, self.mapping.target
         write_back_field = mapping.source.write_back
         report.read += len(records)
-        rows = [flat(r) for r in records]
+        rows = [dotted(r) for r in records]
         ledger = self.state.entries(self.name, [row["Id"] for row in rows])
         # AFAS's key: on the record already, or in the ledger (sent, not yet written back).
         known = {
@@ -183,10 +158,10 @@ class ToAfasFlow:
             except FieldMappingError as exc:
                 fail(row, "MAPPING", exc.target_field, f"{exc.source}: {exc.reason}")
                 continue
-            digest = _digest(mapped.for_create())
+            fingerprint = digest(mapped.for_create())
             key = known[record_id]
             if not key and row[target.find.source]:
-                matches = found.get(_same(row[target.find.source]), [])
+                matches = found.get(comparison_key(str(row[target.find.source])), [])
                 if len(matches) > 1:
                     fail(
                         row,
@@ -201,7 +176,7 @@ class ToAfasFlow:
                     report.count("found_in_afas")
             previous = ledger.get(record_id)
             sent_already = (
-                not full and previous is not None and (previous.payload_hash, previous.target_id) == (digest, key)
+                not full and previous is not None and (previous.payload_hash, previous.target_id) == (fingerprint, key)
             )
             if key and (sent_already or not target.update):
                 report.unchanged += 1
@@ -223,7 +198,7 @@ class ToAfasFlow:
                     fail(row, "NO_AFAS_KEY", target.key, f"AFAS answered without {target.key}: {result}")
                     continue
                 # Kept before anything else can fail: the next run then only writes back.
-                self.state.save(self.name, [LedgerEntry(record_id, key, digest, RecordStatus.SYNCED)])
+                self.state.save(self.name, [LedgerEntry(record_id, key, fingerprint, RecordStatus.SYNCED)])
                 report.created += action == "create"
                 report.updated += action == "update"
                 activity.append(
@@ -231,7 +206,7 @@ class ToAfasFlow:
                 )
             if dry_run:
                 continue
-            entries.append(LedgerEntry(record_id, key, digest, RecordStatus.SYNCED))
+            entries.append(LedgerEntry(record_id, key, fingerprint, RecordStatus.SYNCED))
             if str(row.get(write_back_field) or "") != key:
                 write_backs.append({"Id": record_id, write_back_field: key})
         if not dry_run:
@@ -267,17 +242,6 @@ class ToAfasFlow:
                 )
             )
         self.state.save(self.name, failed)
-
-
-def _batches(records: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def to_afas_flows(paths: Iterable[Path], taken: Iterable[str]) -> tuple[ToAfasMapping, ...]:

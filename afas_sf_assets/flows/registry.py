@@ -82,32 +82,28 @@ def declare(files: Sequence[str], *, folder: bool = False, directory: Path = DEF
             f"a component names the mapping file {missing[0].name}, which is not in {directory}; "
             "add it there (or set AFAS_SF_MAPPINGS to the folder holding it)"
         )
+    to_afas_files = set(to_afas_mapping_files(directory))
     found: list[Path] = []
     if folder:
         own_names = {path.name for path in own}
         found = [
             path
-            for path in (*flow_mapping_files(directory), *to_afas_mapping_files(directory))
+            for path in (*flow_mapping_files(directory), *sorted(to_afas_files))
             if path.name not in claimed | own_names
         ]
         own += found
-    to_afas_files = set(to_afas_mapping_files(directory))
     flows = (*built_in, *yaml_flows(directory, built_in, [p for p in own if p not in to_afas_files]))
     names = [flow.name for flow in flows]
-    for flow in built_in:
-        for needed in flow.depends_on:
+    orders_to_afas = ORDERS_TO_AFAS_FILE in named
+    after = [(flow.name, flow.depends_on) for flow in built_in]
+    after += [(ORDERS_TO_AFAS, ORDERS_TO_AFAS_AFTER)] if orders_to_afas else []
+    for flow_name, needs in after:
+        for needed in needs:
             if needed not in names:
                 raise MappingFileError(
-                    f"the {flow.name} flow comes after {needed}, which no component declares: "
+                    f"the {flow_name} flow comes after {needed}, which no component declares: "
                     f"keep afas_sf_assets/flow_defs/{needed}/defs.yaml"
                 )
-    orders_to_afas = ORDERS_TO_AFAS_FILE in named
-    for needed in ORDERS_TO_AFAS_AFTER if orders_to_afas else ():
-        if needed not in names:
-            raise MappingFileError(
-                f"the {ORDERS_TO_AFAS} flow comes after {needed}, which no component declares: "
-                f"keep afas_sf_assets/flow_defs/{needed}/defs.yaml"
-            )
     to_afas = to_afas_flows(
         sorted(p for p in own if p in to_afas_files), [*names, *([ORDERS_TO_AFAS] if orders_to_afas else [])]
     )

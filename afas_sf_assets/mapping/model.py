@@ -425,6 +425,13 @@ def _mapping_files(directory: Path) -> list[Path]:
 
 
 def _to_afas(path: Path) -> bool:
+    stat = path.stat()
+    return _declares_to_afas(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _declares_to_afas(path: Path, mtime_ns: int, size: int) -> bool:
+    """Read once per version of the file: listing a folder's flows both ways asks it of every file."""
     try:
         data = yaml.load(path.read_text(), Loader=_Yaml12Loader)
     except yaml.YAMLError:

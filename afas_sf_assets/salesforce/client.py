@@ -382,7 +382,7 @@ class SalesforceClient:
         return outcomes
 
     def _bulk_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
-        flat = [_flatten(record) for record in records]
+        flat = [dotted(record) for record in records]
         columns = list(dict.fromkeys(key for record in flat for key in record))
         rows = [{c: _bulk_cell(record, c) for c in columns} for record in flat]
 
@@ -496,16 +496,18 @@ def _plain(record: dict[str, Any]) -> dict[str, Any]:
     return {k: (_plain(v) if isinstance(v, dict) else v) for k, v in record.items() if k != "attributes"}
 
 
-def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Relationship lookups (`{"Account": {"AFAS_Debtor_Id__c": "1"}}`) as Bulk CSV columns (`Account.AFAS_…`)."""
+def dotted(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Relationships as dotted field names, as SOQL and Bulk CSV columns name them: a lookup sent
+    (`{"Account": {"AFAS_Debtor_Id__c": "1"}}` → `Account.AFAS_Debtor_Id__c`) or a record read
+    (`Account.Owner.Name`); the `attributes` Salesforce adds are left out."""
     flat: dict[str, Any] = {}
     for key, value in record.items():
+        if key == "attributes":
+            continue
         if isinstance(value, Mapping):
-            for inner, inner_value in value.items():
-                if inner != "attributes":
-                    flat[f"{key}.{inner}"] = inner_value
+            flat.update(dotted(value, f"{prefix}{key}."))
         else:
-            flat[key] = value
+            flat[f"{prefix}{key}"] = value
     return flat
 
 

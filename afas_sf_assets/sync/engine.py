@@ -73,6 +73,11 @@ def where_keys(key_fields: tuple[str, ...], keys: list[str]) -> Where:
     )
 
 
+def digest(value: Any) -> str:
+    """A payload's fingerprint, as the ledger keeps it: equal when every value is."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def payload_hash(work: Work, hash_also: tuple[str, ...] = ()) -> str:
     """What a record sends: its payload, and the AFAS fields in `hash_also` (what its children send)."""
     assert work.record is not None
@@ -81,7 +86,7 @@ def payload_hash(work: Work, hash_also: tuple[str, ...] = ()) -> str:
         "create": work.record.create_only,
         "also": {field: work.row.get(field) for field in hash_also},
     }
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return digest(body)
 
 
 def within_budget(salesforce: SalesforceClient, api_reserve: float, needed: int, report: FlowReport) -> bool:
@@ -106,7 +111,7 @@ def within_budget(salesforce: SalesforceClient, api_reserve: float, needed: int,
     return True
 
 
-def _batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def batched(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -167,7 +172,7 @@ class SyncEngine:
             newest: list[datetime] = []
             stopped = False
             rows = self._rows(ctx, mark, retry, seen, watched, newest)
-            for number, batch in enumerate(_batched(rows, self.batch_size), 1):
+            for number, batch in enumerate(batched(rows, self.batch_size), 1):
                 if not self._process(ctx, flow, batch, report, full):
                     stopped = True
                     break
