@@ -17,6 +17,8 @@ from afas_sf_assets.sync.report import Failure
 from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
 
 IMAGES_LEDGER = "products.images"
+# Salesforce id prefixes: what the images ledger holds, a version (new) or a document (before).
+CONTENT_VERSION_PREFIX, CONTENT_DOCUMENT_PREFIX = "068", "069"
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 
@@ -79,6 +81,7 @@ CATEGORIES = Flow(
         "ProductCatalog": ["Name", "AFAS_Catalog_Key__c"],
         "ProductCategory": ["CatalogId", "ParentCategoryId"],
     },
+    writes_also=("ProductCatalog", "ProductCategory"),
     description="AFAS item groups → ProductCategory (Commerce org) or Product2.Family values (plain org).",
 )
 
@@ -137,7 +140,8 @@ def _download_images(ctx: FlowContext, works: list[Work]) -> list[FileDownload |
 
 
 def sync_images(ctx: FlowContext, written: list[Work]) -> None:
-    """A changed image becomes a new ContentVersion of the product's document; an unchanged one costs nothing."""
+    """A changed image becomes a new ContentVersion of the product's document; an unchanged one costs nothing.
+    The ledger keeps the version's id: its document is looked up only when a newer version is due."""
     with_image = [w for w in written if w.row.get("ImageId")]
     if not with_image:
         return
@@ -150,17 +154,15 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
             todo.append((work, identity))
     if not todo:
         return
-    # A version is uploaded once: VersionData cannot be updated, and a lost ledger must not resend it.
     version_keys = {work.key: f"{work.key}|{identity}"[:80] for work, identity in todo}
-    uploaded = ctx.existing_ids("ContentVersion", "AFAS_Image_Key__c", version_keys.values())
-    due = [(work, identity) for work, identity in todo if version_keys[work.key].lower() not in uploaded]
+    documents = _documents(ctx, [known[w.key].target_id for w, _ in todo if w.key in known])
     sending: list[tuple[Work, str]] = []
     outcomes: list[UpsertOutcome] = []
     logged: list[dict[str, Any]] = []
     # A collections call's worth at a time, downloaded then sent: the files of a whole batch never sit in
     # memory at once, so a run's peak does not follow its largest batch of images.
-    for start in range(0, len(due), COLLECTION_SIZE):
-        chunk = due[start : start + COLLECTION_SIZE]
+    for start in range(0, len(todo), COLLECTION_SIZE):
+        chunk = todo[start : start + COLLECTION_SIZE]
         records = []
         for (work, identity), image in zip(chunk, _download_images(ctx, [w for w, _ in chunk]), strict=True):
             if isinstance(image, AfasError):
@@ -176,35 +178,53 @@ def sync_images(ctx: FlowContext, written: list[Work]) -> None:
                 "VersionData": base64.b64encode(image.data).decode("ascii"),
             }
             entry = known.get(work.key)
-            if entry and entry.target_id:
-                record["ContentDocumentId"] = entry.target_id
+            document = documents.get(entry.target_id or "") if entry else None
+            if document:
+                record["ContentDocumentId"] = document
             else:
                 record["FirstPublishLocationId"] = work.target_id
             records.append(record)
             sending.append((work, identity))
         if records:
-            outcomes += ctx.salesforce.upsert("ContentVersion", "AFAS_Image_Key__c", records)
+            outcomes += _uploaded_once(ctx, ctx.salesforce.upsert("ContentVersion", "AFAS_Image_Key__c", records))
             # The file itself stays out of the activity log: it is no personal data, only bulk.
             logged += [{k: v for k, v in record.items() if k != "VersionData"} for record in records]
-    new_versions = [o.id for o in outcomes if o.success and o.id] + list(uploaded.values())
-    documents: dict[str, str] = {}
+    ctx.state.save(
+        IMAGES_LEDGER,
+        [
+            LedgerEntry(work.key, outcome.id, identity, RecordStatus.SYNCED)
+            for (work, identity), outcome in zip(sending, outcomes, strict=True)
+            if outcome.success and outcome.id
+        ],
+    )
+    ctx.children_written("images", "ContentVersion", [w.key for w, _ in sending], logged, outcomes)
+
+
+def _documents(ctx: FlowContext, ids: list[str | None]) -> dict[str, str]:
+    """The document of each version id the ledger holds (a ledger from before holds the document's own id)."""
+    documents = {i: i for i in ids if i and i.startswith(CONTENT_DOCUMENT_PREFIX)}
+    versions = [i for i in ids if i and i.startswith(CONTENT_VERSION_PREFIX)]
     for row in ctx.salesforce.query_in(
-        "SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN {values}", new_versions
+        "SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN {values}", versions
     ):
         documents[row["Id"]] = row["ContentDocumentId"]
-    image_entries = []
-    for work, identity in todo:
-        if version_keys[work.key].lower() in uploaded:
-            image_entries.append(
-                LedgerEntry(
-                    work.key, documents.get(uploaded[version_keys[work.key].lower()]), identity, RecordStatus.SYNCED
-                )
-            )
-    for (work, identity), outcome in zip(sending, outcomes, strict=True):
-        if outcome.success and outcome.id:
-            image_entries.append(LedgerEntry(work.key, documents.get(outcome.id), identity, RecordStatus.SYNCED))
-    ctx.state.save(IMAGES_LEDGER, image_entries)
-    ctx.children_written("images", "ContentVersion", [w.key for w, _ in sending], logged, outcomes)
+    return documents
+
+
+def _uploaded_once(ctx: FlowContext, outcomes: list[UpsertOutcome]) -> list[UpsertOutcome]:
+    """A version key Salesforce already holds (sent before a ledger was lost) matches an existing version, which
+    refuses the create-only PathOnClient: that file is there, so the outcome is that version. Asked only then,
+    so a first load costs no look-up, and a file is never uploaded twice."""
+    refused = [o.external_id for o in outcomes if o.error_code == "INVALID_FIELD_FOR_INSERT_UPDATE"]
+    if not refused:
+        return outcomes
+    there = ctx.existing_ids("ContentVersion", "AFAS_Image_Key__c", refused)
+    return [
+        UpsertOutcome(o.external_id, id=there[o.external_id.lower()], created=False)
+        if o.error_code == "INVALID_FIELD_FOR_INSERT_UPDATE" and o.external_id.lower() in there
+        else o
+        for o in outcomes
+    ]
 
 
 def commerce_links(ctx: FlowContext, written: list[Work]) -> None:
@@ -264,6 +284,7 @@ PRODUCTS = Flow(
     rules=(family_from_category, variation_structure),
     after_write=(sync_images, commerce_links),
     extra_requirements=_product_requirements,
+    writes_also=("ContentVersion", "ProductCategory", "ProductCategoryProduct", "ProductAttribute"),
     deactivate={"IsActive": False},
     hash_also=("ImageId", "ImageModifiedDate"),
     reads_also=("AfasSf_ItemGroups",),

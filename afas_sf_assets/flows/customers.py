@@ -206,6 +206,7 @@ CUSTOMERS = Flow(
     matching=(match_by_email,),
     after_write=(contact_person,),
     extra_requirements=_requirements,
+    writes_also=("Account", "Contact"),
     profiles_for=_profiles_for_org,
     description="AFAS debtors → Account + Contact, Person Account, or Contact under a default account; "
     "matched by e-mail, then by debtor id.",

@@ -243,5 +243,6 @@ ORDERS = Flow(
     reads_also=(LINES,),
     hash_also=("~lines",),
     extra_requirements=lambda ctx: {"OrderItem": ["AFAS_Line_Key__c", "OrderId", "PricebookEntryId"]},
+    writes_also=("OrderItem",),
     description="AFAS quotes, orders, invoices, direct invoices (and financial mutations) → Order + OrderItem.",
 )

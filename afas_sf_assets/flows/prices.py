@@ -159,6 +159,7 @@ PRICES = Flow(
         "Pricebook2": ["AFAS_Price_Group__c", "IsStandard"],
         "PricebookEntry": ["Pricebook2Id", "Product2Id"],
     },
+    writes_also=("Pricebook2", "PricebookEntry"),
     reads_also=("AfasSf_PriceGroups",),
     description="AFAS sales prices per price group → a price book per group, standard entries first.",
 )

@@ -141,5 +141,6 @@ SHIPMENTS = Flow(
     profiles_for=_shipment_profile,
     reads_also=("AfasSf_DeliveryNoteLines",),
     extra_requirements=lambda ctx: {"Order": ["AFAS_Order_Key__c", "AFAS_Order_Number__c"]},
+    writes_also=("Order",),
     description="AFAS delivery notes → a shipment each (several per order when shipped in parts), with lines.",
 )

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 from simple_salesforce import Salesforce
@@ -52,9 +52,27 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COLLECTION_SIZE = 200
+# A composite call takes 25 subrequests, of which at most 5 may be sObject Collections or queries
+# (REST API Developer Guide, "Composite"); the whole call is one API call.
+COMPOSITE_SIZE = 25
+COMPOSITE_COLLECTIONS = 5
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
 # In a Bulk 2.0 CSV an empty cell leaves a field as it is; this clears it, as JSON null does.
 BULK_NULL = "#N/A"
+
+
+@dataclass(frozen=True)
+class CollectionCall:
+    """One sObject Collections request: its method, path below the API version, query and body."""
+
+    method: str
+    path: str
+    records: int
+    body: dict[str, Any] | None = None
+    params: dict[str, str] | None = None
+
+
+Group = tuple[str, str, Sequence[Mapping[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -196,6 +214,57 @@ class SalesforceClient:
             )
             time.sleep(delay)
 
+    def _data_path(self) -> str:
+        """The versioned path composite subrequests name (`/services/data/v62.0/`)."""
+        return urlsplit(self.sf.base_url).path
+
+    def _composite(self, subrequests: list[dict[str, Any]], *, what: str) -> list[dict[str, Any]]:
+        """Subrequests in one API call, run in the order given (collation off: a variant's parent goes first);
+        allOrNone off, so a failed subrequest fails alone."""
+        body = {"allOrNone": False, "collateSubrequests": False, "compositeRequest": subrequests}
+        response = self._call(lambda sf: sf.restful("composite", method="POST", json=body), what=what)
+        return list((response or {}).get("compositeResponse") or [])
+
+    def _collection_calls(self, calls: Sequence[CollectionCall], *, what: str) -> list[list[dict[str, Any]]]:
+        """Each sObject Collections request's per-record results, in order. Several go as composite calls of
+        five, so the collections of a batch cost one call where they cost five. A subrequest Salesforce
+        refuses whole gives each of its records that error."""
+        if len(calls) == 1:
+            only = calls[0]
+            results = self._call(
+                lambda sf: sf.restful(only.path, method=only.method, json=only.body, params=only.params),
+                what=what,
+            )
+            return [list(results or [])]
+        base = self._data_path()
+        answers: list[list[dict[str, Any]]] = []
+        for start in range(0, len(calls), COMPOSITE_COLLECTIONS):
+            group = calls[start : start + COMPOSITE_COLLECTIONS]
+            subrequests = [
+                {
+                    "method": call.method,
+                    "url": base + call.path + (f"?{urlencode(call.params)}" if call.params else ""),
+                    "referenceId": f"c{i}",
+                    **({"body": call.body} if call.body is not None else {}),
+                }
+                for i, call in enumerate(group)
+            ]
+            for call, result in zip(group, self._composite(subrequests, what=what), strict=True):
+                body = result.get("body")
+                if result.get("httpStatusCode", 500) < 300 and isinstance(body, list) and len(body) == call.records:
+                    answers.append(body)
+                    continue
+                errors = body if isinstance(body, list) else [{"errorCode": "UNKNOWN", "message": str(body)}]
+                refused = {
+                    "success": False,
+                    "errors": [
+                        {"statusCode": e.get("errorCode"), "message": e.get("message"), "fields": e.get("fields") or []}
+                        for e in errors
+                    ],
+                }
+                answers.append([refused] * call.records)
+        return answers
+
     # -- reads ------------------------------------------------------------------------------------
 
     def iter_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
@@ -255,6 +324,31 @@ class SalesforceClient:
             )
         return self._describes[sobject]
 
+    def describe_many(self, sobjects: Iterable[str]) -> None:
+        """Learn the org's objects and each of these (those not known yet) in one composite call per 25, as a
+        flow's preflight needs them all: one round trip instead of one each. An object the org lacks is left
+        out; `org_fields` says None for it from the global describe."""
+        wanted = [""] if "" not in self._describes else []
+        wanted += [o for o in dict.fromkeys(sobjects) if o and o not in self._describes]
+        if len(wanted) < 2:
+            for sobject in wanted:
+                self.sobjects() if sobject == "" else self.describe(sobject)
+            return
+        base = self._data_path()
+        for start in range(0, len(wanted), COMPOSITE_SIZE):
+            chunk = wanted[start : start + COMPOSITE_SIZE]
+            subrequests = [
+                {
+                    "method": "GET",
+                    "url": f"{base}sobjects/{sobject}/describe" if sobject else f"{base}sobjects",
+                    "referenceId": f"d{i}",
+                }
+                for i, sobject in enumerate(chunk)
+            ]
+            for sobject, result in zip(chunk, self._composite(subrequests, what="describe"), strict=True):
+                if result.get("httpStatusCode") == 200:
+                    self._describes[sobject] = result["body"]
+
     def has_person_accounts(self) -> bool:
         """Whether the org has Person Accounts (from the cached Account describe)."""
         return any(f["name"] == "IsPersonAccount" for f in self.describe("Account")["fields"])
@@ -302,84 +396,70 @@ class SalesforceClient:
 
     def upsert(self, sobject: str, external_id_field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
         """Upsert on an external id; one outcome per record, in order. Safe to repeat after a crash."""
-        outcomes: list[UpsertOutcome | None] = [None] * len(records)
-        pending: list[int] = []
-        first_index: dict[str, int] = {}
-        for index, record in enumerate(records):
-            value = record.get(external_id_field)
-            key = str(value).lower() if value not in (None, "") else None
-            if key is None:
-                outcomes[index] = UpsertOutcome(
-                    "",
-                    errors=(
-                        SfErrorDetail(
-                            "REQUIRED_FIELD_MISSING",
-                            f"no value for the external id {external_id_field}",
-                            (external_id_field,),
-                        ),
-                    ),
-                )
-            elif key in first_index:
-                outcomes[index] = UpsertOutcome(
-                    str(value),
-                    errors=(
-                        SfErrorDetail(
-                            "DUPLICATE_EXTERNAL_ID",
-                            f"{external_id_field} {value} appears twice in one batch",
-                            (external_id_field,),
-                        ),
-                    ),
-                )
-            else:
-                first_index[key] = index
-                pending.append(index)
+        return self.upsert_all([(sobject, external_id_field, records)])[0]
+
+    def upsert_all(self, groups: Sequence[Group]) -> list[list[UpsertOutcome]]:
+        """Several upserts (object, external id, records), done in the order given; one outcome per record.
+        The collections of consecutive groups share composite calls, so a batch's configurable parents and
+        their variants go in one call, parents first. A group at the bulk threshold is a Bulk API 2.0 job."""
+        outcomes: list[list[UpsertOutcome | None]] = [[None] * len(records) for _, _, records in groups]
+        pending = [_upsertable(field, records, outcomes[number]) for number, (_, field, records) in enumerate(groups)]
         attempt = 0
-        while pending:
+        while any(pending):
             attempt += 1
-            batch = [records[i] for i in pending]
-            if len(batch) >= self.settings.bulk_threshold:
-                results = self._bulk_upsert(sobject, external_id_field, batch)
-            else:
-                results = self._collections_upsert(sobject, external_id_field, batch)
-            locked = []
-            for index, outcome in zip(pending, results, strict=True):
-                outcomes[index] = outcome
-                if outcome.error_code == LOCK_ERROR:
-                    locked.append(index)
-            delay = self.retry.delay(attempt) if locked else None
+            collections: list[tuple[int, list[int]]] = []
+            for number, indices in enumerate(pending):
+                sobject, field, records = groups[number]
+                if len(indices) < self.settings.bulk_threshold:
+                    collections += [
+                        (number, indices[start : start + COLLECTION_SIZE])
+                        for start in range(0, len(indices), COLLECTION_SIZE)
+                    ]
+                    continue
+                # What comes before goes first: the bulk job may need it (a variant its parent).
+                self._collections_upsert(groups, collections, outcomes)
+                collections = []
+                results = self._bulk_upsert(sobject, field, [records[i] for i in indices])
+                for index, outcome in zip(indices, results, strict=True):
+                    outcomes[number][index] = outcome
+            self._collections_upsert(groups, collections, outcomes)
+            locked = [[i for i in indices if _locked(outcomes[n][i])] for n, indices in enumerate(pending)]
+            count = sum(map(len, locked))
+            delay = self.retry.delay(attempt) if count else None
             if delay is None:
                 break
-            logger.warning(
-                "%d %s records locked by another transaction; retrying in %.1fs", len(locked), sobject, delay
-            )
+            logger.warning("%d records locked by another transaction; retrying in %.1fs", count, delay)
             time.sleep(delay)
             pending = locked
-        return [o for o in outcomes if o is not None]
+        return [[o for o in group if o is not None] for group in outcomes]
 
     def _collections_upsert(
-        self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]
-    ) -> list[UpsertOutcome]:
-        outcomes: list[UpsertOutcome] = []
-        for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = records[start : start + COLLECTION_SIZE]
+        self,
+        groups: Sequence[Group],
+        chunks: list[tuple[int, list[int]]],
+        outcomes: list[list[UpsertOutcome | None]],
+    ) -> None:
+        if not chunks:
+            return
+        calls = []
+        for number, indices in chunks:
+            sobject, field, records = groups[number]
             body = {
                 "allOrNone": False,
-                "records": [{"attributes": {"type": sobject}, **dict(record)} for record in chunk],
+                "records": [{"attributes": {"type": sobject}, **dict(records[i])} for i in indices],
             }
-            results = self._call(
-                lambda sf, b=body: sf.restful(f"composite/sobjects/{sobject}/{field}", method="PATCH", json=b),
-                what=f"upsert {len(chunk)} {sobject}",
-            )
-            for record, result in zip(chunk, results or [], strict=True):
-                outcomes.append(
-                    UpsertOutcome(
-                        str(record[field]),
-                        id=result.get("id"),
-                        created=result.get("created"),
-                        errors=() if result.get("success") else details_from(result.get("errors") or []),
-                    )
+            calls.append(CollectionCall("PATCH", f"composite/sobjects/{sobject}/{field}", len(indices), body))
+        named = ", ".join(dict.fromkeys(groups[number][0] for number, _ in chunks))
+        answers = self._collection_calls(calls, what=f"upsert {sum(c.records for c in calls)} {named}")
+        for (number, indices), results in zip(chunks, answers, strict=True):
+            _, field, records = groups[number]
+            for index, result in zip(indices, results, strict=True):
+                outcomes[number][index] = UpsertOutcome(
+                    str(records[index][field]),
+                    id=result.get("id"),
+                    created=result.get("created"),
+                    errors=() if result.get("success") else details_from(result.get("errors") or []),
                 )
-        return outcomes
 
     def _bulk_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
         flat = [dotted(record) for record in records]
@@ -430,16 +510,23 @@ class SalesforceClient:
         return outcomes
 
     def update_by_id(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
-        """Update records by their Salesforce `Id` (collections of 200); one outcome per record, in order."""
-        outcomes: list[UpsertOutcome] = []
-        for start in range(0, len(records), COLLECTION_SIZE):
-            chunk = records[start : start + COLLECTION_SIZE]
-            body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **dict(r)} for r in chunk]}
-            results = self._call(
-                lambda sf, b=body: sf.restful("composite/sobjects", method="PATCH", json=b),
-                what=f"update {len(chunk)} {sobject}",
+        """Update records by their Salesforce `Id` (collections of 200, five to a call); one outcome per
+        record, in order."""
+        chunks = [records[start : start + COLLECTION_SIZE] for start in range(0, len(records), COLLECTION_SIZE)]
+        calls = [
+            CollectionCall(
+                "PATCH",
+                "composite/sobjects",
+                len(chunk),
+                {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **dict(r)} for r in chunk]},
             )
-            for record, result in zip(chunk, results or [], strict=True):
+            for chunk in chunks
+        ]
+        outcomes: list[UpsertOutcome] = []
+        for chunk, results in zip(
+            chunks, self._collection_calls(calls, what=f"update {len(records)} {sobject}"), strict=True
+        ):
+            for record, result in zip(chunk, results, strict=True):
                 outcomes.append(
                     UpsertOutcome(
                         str(record["Id"]),
@@ -451,17 +538,20 @@ class SalesforceClient:
         return outcomes
 
     def delete_records(self, ids: Sequence[str]) -> list[UpsertOutcome]:
-        """Delete records by id (collections of 200, allOrNone false); one outcome per id, in order."""
-        outcomes: list[UpsertOutcome] = []
-        for start in range(0, len(ids), COLLECTION_SIZE):
-            chunk = list(ids[start : start + COLLECTION_SIZE])
-            results = self._call(
-                lambda sf, c=chunk: sf.restful(
-                    "composite/sobjects", method="DELETE", params={"ids": ",".join(c), "allOrNone": "false"}
-                ),
-                what=f"delete {len(chunk)} records",
+        """Delete records by id (collections of 200, five to a call, allOrNone false); one outcome per id, in
+        order."""
+        chunks = [list(ids[start : start + COLLECTION_SIZE]) for start in range(0, len(ids), COLLECTION_SIZE)]
+        calls = [
+            CollectionCall(
+                "DELETE", "composite/sobjects", len(chunk), params={"ids": ",".join(chunk), "allOrNone": "false"}
             )
-            for record_id, result in zip(chunk, results or [], strict=True):
+            for chunk in chunks
+        ]
+        outcomes: list[UpsertOutcome] = []
+        for chunk, results in zip(
+            chunks, self._collection_calls(calls, what=f"delete {len(ids)} records"), strict=True
+        ):
+            for record_id, result in zip(chunk, results, strict=True):
                 outcomes.append(
                     UpsertOutcome(
                         record_id,
@@ -473,6 +563,30 @@ class SalesforceClient:
 
     def delete(self, sobject: str, record_id: str) -> None:
         self._call(lambda sf: getattr(sf, sobject).delete(record_id), what=f"delete {sobject}")
+
+
+def _locked(outcome: UpsertOutcome | None) -> bool:
+    return outcome is not None and outcome.error_code == LOCK_ERROR
+
+
+def _upsertable(field: str, records: Sequence[Mapping[str, Any]], outcomes: list[UpsertOutcome | None]) -> list[int]:
+    """The records that can be sent, by index; the others get their outcome here: no external id, or one
+    the batch already has (Salesforce would fail both copies)."""
+    sendable: list[int] = []
+    first_index: dict[str, int] = {}
+    for index, record in enumerate(records):
+        value = record.get(field)
+        key = str(value).lower() if value not in (None, "") else None
+        if key is None:
+            detail = SfErrorDetail("REQUIRED_FIELD_MISSING", f"no value for the external id {field}", (field,))
+        elif key in first_index:
+            detail = SfErrorDetail("DUPLICATE_EXTERNAL_ID", f"{field} {value} appears twice in one batch", (field,))
+        else:
+            first_index[key] = index
+            sendable.append(index)
+            continue
+        outcomes[index] = UpsertOutcome("" if key is None else str(value), errors=(detail,))
+    return sendable
 
 
 def _translate(what: str, exc: SimpleSalesforceError) -> SalesforceError:

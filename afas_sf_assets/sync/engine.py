@@ -247,6 +247,7 @@ class SyncEngine:
             )
         used = set(flow.profiles_for(ctx)) if flow.profiles_for else set(mapping.profiles)
         objects = {mapping.target.object} | {p.object for n, p in mapping.profiles.items() if n in used}
+        self.salesforce.describe_many(sorted(objects) + list(flow.writes_also))
         org = {sobject: self.salesforce.org_fields(sobject) for sobject in objects}
         mapping = ctx.mapping = mapping.for_org({o: set(fields) for o, fields in org.items() if fields is not None})
         requirements: dict[str, list[str]] = {mapping.target.object: list(mapping.fields)}
@@ -611,53 +612,58 @@ class SyncEngine:
         activity: list[ActivityEntry],
     ) -> list[Work]:
         written: list[Work] = []
-        for write_pass, target in sorted(
-            {(w.write_pass, ctx.target_of(w)) for w in ready}, key=lambda pair: (pair[0], pair[1].object)
+        passes = sorted({(w.write_pass, ctx.target_of(w)) for w in ready}, key=lambda pair: (pair[0], pair[1].object))
+        groups = [[w for w in ready if w.write_pass == p and ctx.target_of(w) == target] for p, target in passes]
+        payloads = [[w.payload() for w in group] for group in groups]
+        # One request list, in pass order: the client packs the passes' collections into as few calls as it may.
+        answers = self.salesforce.upsert_all(
+            [(target.object, target.external_id, sent) for (_, target), sent in zip(passes, payloads, strict=True)]
+        )
+        for work, payload, outcome in (
+            triple
+            for group, sent, outcomes in zip(groups, payloads, answers, strict=True)
+            for triple in zip(group, sent, outcomes, strict=True)
         ):
-            group = [w for w in ready if w.write_pass == write_pass and ctx.target_of(w) == target]
-            payloads = [w.payload() for w in group]
-            outcomes = self.salesforce.upsert(target.object, target.external_id, payloads)
-            for work, payload, outcome in zip(group, payloads, outcomes, strict=True):
-                action = "update" if work.is_update else "create"
-                if outcome.success:
-                    if outcome.created:
-                        report.created += 1
-                    else:
-                        report.updated += 1
-                    work.target_id = outcome.id
-                    updates.append(LedgerEntry(work.key, outcome.id, work.payload_hash, RecordStatus.SYNCED))
-                    activity.append(
-                        ActivityEntry(
-                            ctx.run_id,
-                            flow.name,
-                            work.key,
-                            action,
-                            "created" if outcome.created else "updated",
-                            outcome.id,
-                            source=work.row,
-                            sent=payload,
-                        )
-                    )
-                    written.append(work)
-                    continue
-                error = outcome.errors[0]
-                field = ", ".join(error.fields) or None
-                updates.append(
-                    LedgerEntry.trouble(work.key, work.existing, RecordStatus.FAILED, error.code, field, error.message)
-                )
+            action = "update" if work.is_update else "create"
+            if outcome.success:
+                if outcome.created:
+                    report.created += 1
+                else:
+                    report.updated += 1
+                work.target_id = outcome.id
+                updates.append(LedgerEntry(work.key, outcome.id, work.payload_hash, RecordStatus.SYNCED))
                 activity.append(
                     ActivityEntry(
                         ctx.run_id,
                         flow.name,
                         work.key,
                         action,
-                        "failed",
+                        "created" if outcome.created else "updated",
+                        outcome.id,
                         source=work.row,
                         sent=payload,
-                        error=f"{error.code}: {error.message}",
                     )
                 )
-                report.add_failure(Failure(work.key, "failed", error.code, field, error.message))
+                written.append(work)
+                continue
+            error = outcome.errors[0]
+            field = ", ".join(error.fields) or None
+            updates.append(
+                LedgerEntry.trouble(work.key, work.existing, RecordStatus.FAILED, error.code, field, error.message)
+            )
+            activity.append(
+                ActivityEntry(
+                    ctx.run_id,
+                    flow.name,
+                    work.key,
+                    action,
+                    "failed",
+                    source=work.row,
+                    sent=payload,
+                    error=f"{error.code}: {error.message}",
+                )
+            )
+            report.add_failure(Failure(work.key, "failed", error.code, field, error.message))
         return written
 
     def deactivate_missing(self, ctx: FlowContext, flow: Flow, seen: set[str], report: FlowReport) -> None:

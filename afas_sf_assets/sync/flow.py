@@ -161,6 +161,9 @@ class Flow:
     skip_when: Callable[[FlowContext], str | None] | None = None
     # Objects and fields beyond the mapping's that the rules write (checked before any data moves).
     extra_requirements: Callable[[FlowContext], Mapping[str, list[str]]] | None = None
+    # The objects those may name, so the preflight learns them with the mapping's in one call (an object
+    # the org lacks costs nothing there).
+    writes_also: tuple[str, ...] = ()
     # Fields sent to records whose AFAS row is gone (a full run finds them); None: leave them be.
     deactivate: Mapping[str, Any] | None = None
     # The mapping profiles this org takes (checked before data moves); None: all of them.

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from afas_sf_assets.flows.catalog import CATALOG_FLOWS, CATEGORIES, PRODUCT_RELATIONS, PRODUCTS
+from afas_sf_assets.flows.catalog import CATALOG_FLOWS, CATEGORIES, IMAGES_LEDGER, PRODUCT_RELATIONS, PRODUCTS
 from afas_sf_assets.salesforce.errors import SalesforceServerError
 from afas_sf_assets.sync.engine import SyncEngine
 from afas_sf_assets.sync.report import FlowReport
-from afas_sf_assets.sync.state import RecordStatus
+from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
 from afas_sf_assets_tests.conftest import Org
 
 
@@ -228,6 +228,62 @@ def test_image_is_resent_only_when_it_changed(fresh_org: Callable[..., Org]) -> 
     assert len({v["ContentDocumentId"] for v in mine}) == 1, "a new version of the same document"
     assert [v["IsLatest"] for v in sorted(mine, key=lambda v: v["CreatedDate"])] == [False, True]
     assert engine.run(PRODUCTS, run_id="run-3").counts.get("images") is None
+
+
+def test_a_first_sync_of_200_items_costs_four_salesforce_calls(fresh_org: Callable[..., Org]) -> None:
+    """The per-record loop makes 200; the performance issue asks for 50 times fewer (docs/benchmarks.md)."""
+    org = fresh_org()
+    items = org.sandbox.rows("AfasSf_Items")
+    assert len(items) == 200 and any(i.get("ParentItemCode") for i in items)
+    engine = org.engine()
+    assert engine.salesforce.sf
+    org.sandbox.sf_control.delete("calls")
+    report = engine.run(PRODUCTS, run_id="run")
+    assert report.created == 200 and report.counts["images"] > 0
+    calls = org.sandbox.sf_calls()
+    endpoints = {k: v for k, v in calls["by_endpoint"].items() if k != "login" and not k.startswith("describe")}
+    assert endpoints == {
+        "POST composite (reads)": 1,  # the org's objects and the three the flow writes
+        "GET query": 1,  # which of the 200 exist: a lost ledger must not overwrite create-only fields
+        "POST composite": 1,  # configurable parents, then simple items and variants
+        "PATCH composite": 1,  # the images, a collection
+    }
+    assert calls["api_used"] == 4
+
+
+def test_a_lost_images_ledger_never_uploads_a_file_twice(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine()
+    engine.run(PRODUCTS, run_id="run-1")
+    versions = {v["Id"] for v in org.sandbox.sf_records("ContentVersion")}
+    org.state.reset("products")
+    org.state.reset(IMAGES_LEDGER)
+    report = engine.run(PRODUCTS, run_id="run-2")
+    assert report.failed == 0 and report.counts["images"] == len(versions)
+    assert {v["Id"] for v in org.sandbox.sf_records("ContentVersion")} == versions, "no file sent twice"
+    item = next(i for i in org.sandbox.rows("AfasSf_Items") if i["ImageId"])
+    assert org.state.entries(IMAGES_LEDGER, [item["ItemCode"]])[item["ItemCode"]].target_id in versions
+    org.sandbox.upsert("AfasSf_Items", [{"ItemCode": item["ItemCode"], "Description": "Touched"}])
+    assert engine.run(PRODUCTS, run_id="run-3").counts.get("images") is None
+
+
+def test_a_ledger_holding_the_document_id_adds_the_new_version_to_it(fresh_org: Callable[..., Org]) -> None:
+    """Ledgers written before version ids were kept hold the document's id; a changed image still finds it."""
+    org = fresh_org()
+    engine = org.engine()
+    engine.run(PRODUCTS, run_id="run-1")
+    item = next(i for i in org.sandbox.rows("AfasSf_Items") if i["ImageId"])
+    entry = org.state.entries(IMAGES_LEDGER, [item["ItemCode"]])[item["ItemCode"]]
+    version = next(v for v in org.sandbox.sf_records("ContentVersion") if v["Id"] == entry.target_id)
+    org.state.save(
+        IMAGES_LEDGER, [LedgerEntry(entry.key, version["ContentDocumentId"], entry.payload_hash, entry.status)]
+    )
+    org.sandbox.control.post(f"images/{item['ImageId']}").raise_for_status()
+    assert engine.run(PRODUCTS, run_id="run-2").counts.get("images") == 1
+    mine = [
+        v for v in org.sandbox.sf_records("ContentVersion") if v["ContentDocumentId"] == version["ContentDocumentId"]
+    ]
+    assert len(mine) == 2
 
 
 def test_images_are_downloaded_several_at_a_time_within_afass_limit(fresh_org: Callable[..., Org]) -> None:

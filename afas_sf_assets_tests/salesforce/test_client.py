@@ -39,7 +39,48 @@ def test_collections_path_outcomes_in_input_order(salesforce: SalesforceClient, 
     assert outcomes[20].error_code == "REQUIRED_FIELD_MISSING" and outcomes[20].errors[0].fields == ("Name",)
     assert outcomes[31].error_code == "DUPLICATE_EXTERNAL_ID" and outcomes[30].success
     assert sum(o.success for o in outcomes) == 448
-    assert sf_sandbox.sf_calls()["by_endpoint"] == {"PATCH composite": 3}, "⌈449/200⌉ collection calls, nothing else"
+    assert sf_sandbox.sf_calls()["by_endpoint"] == {"POST composite": 1}, "⌈449/200⌉ collections in one composite"
+
+
+def test_collections_go_five_to_a_composite_call_in_order(salesforce: SalesforceClient, sf_sandbox: Sandbox) -> None:
+    parents = products(1_001)
+    variants = [
+        {"AFAS_Item_Code__c": unique("VA"), "Name": "variant", "AFAS_Parent_Item__r": {"AFAS_Item_Code__c": p}}
+        for p in (str(parents[0]["AFAS_Item_Code__c"]), str(parents[-1]["AFAS_Item_Code__c"]))
+    ]
+    assert salesforce.sf  # logged in before the count
+    sf_sandbox.sf_control.delete("calls")
+    written_parents, written_variants = salesforce.upsert_all(
+        [("Product2", "AFAS_Item_Code__c", parents), ("Product2", "AFAS_Item_Code__c", variants)]
+    )
+    assert all(o.success for o in written_parents + written_variants), "a variant's parent, even the last, went first"
+    assert sf_sandbox.sf_calls()["by_endpoint"] == {"POST composite": 2}, "6 + 1 collections: 5 a call"
+    ids = [o.id for o in written_parents]
+    sf_sandbox.sf_control.delete("calls")
+    updated = salesforce.update_by_id("Product2", [{"Id": i, "Description": "updated"} for i in ids])
+    assert all(o.success for o in updated) and [o.id for o in updated] == ids
+    assert all(o.success for o in salesforce.delete_records([str(i) for i in ids]))
+    assert sf_sandbox.sf_calls()["by_endpoint"] == {"POST composite": 4}, "6 collections each way, 5 a call"
+
+
+def test_a_collection_refused_whole_inside_a_composite_fails_only_its_records(
+    salesforce: SalesforceClient, sf_sandbox: Sandbox
+) -> None:
+    records = products(400)
+    records[250]["AFAS_Stock__c"] = "lots"  # Salesforce cannot read a number from it: the request is refused
+    outcomes = salesforce.upsert("Product2", "AFAS_Item_Code__c", records)
+    assert all(o.success for o in outcomes[:200])
+    assert {o.error_code for o in outcomes[200:]} == {"JSON_PARSER_ERROR"}
+
+
+def test_describes_of_a_flow_come_in_one_call(salesforce: SalesforceClient, sf_sandbox: Sandbox) -> None:
+    assert salesforce.sf
+    sf_sandbox.sf_control.delete("calls")
+    salesforce.describe_many(["Product2", "ContentVersion", "NoSuchObject__c"])
+    assert salesforce.org_fields("Product2") and salesforce.org_fields("ContentVersion")
+    assert salesforce.org_fields("NoSuchObject__c") is None
+    salesforce.describe_many(["Product2"])
+    assert sf_sandbox.sf_calls()["api_used"] == 1
 
 
 def test_bulk_path_above_the_threshold(sf_sandbox: Sandbox) -> None:
@@ -75,7 +116,7 @@ def test_locked_rows_are_retried_until_they_go_through(salesforce: SalesforceCli
     sf_sandbox.sf_put("faults", {"lock_next_records": 3})
     outcomes = salesforce.upsert("Product2", "AFAS_Item_Code__c", products(5))
     assert all(o.success for o in outcomes)
-    assert sf_sandbox.sf_calls()["by_endpoint"]["PATCH composite"] == 2
+    assert sf_sandbox.sf_calls()["by_endpoint"]["PATCH composite"] == 2, "one collection: no composite around it"
 
 
 def test_locked_rows_give_up_after_the_bounded_attempts(salesforce: SalesforceClient, sf_sandbox: Sandbox) -> None:

@@ -481,3 +481,102 @@ def test_malformed_requests_get_salesforces_json_errors(
     assert 400 <= response.status_code < 500
     assert response.headers["Content-Type"].startswith("application/json")
     assert {"errorCode", "message"} <= set(response.json()[0])
+
+
+# -- composite (REST API Developer Guide, "Composite") -----------------------------------------------------
+
+
+def composite(sf: Salesforce, subrequests: list[dict[str, Any]], *, all_or_none: bool = False) -> list[dict[str, Any]]:
+    body = {"allOrNone": all_or_none, "collateSubrequests": False, "compositeRequest": subrequests}
+    return sf.restful("composite", method="POST", json=body)["compositeResponse"]
+
+
+def query_sub(ref: str, soql: str = "SELECT Id FROM Product2 LIMIT 1") -> dict[str, Any]:
+    return {"method": "GET", "url": f"/services/data/v62.0/query/?q={quote_plus(soql)}", "referenceId": ref}
+
+
+def collection_sub(ref: str, *names: str) -> dict[str, Any]:
+    records = [{"attributes": {"type": "Product2"}, "Name": n, "AFAS_Item_Code__c": unique("CP")} for n in names]
+    return {
+        "method": "PATCH",
+        "url": "/services/data/v62.0/composite/sobjects/Product2/AFAS_Item_Code__c",
+        "referenceId": ref,
+        "body": {"allOrNone": False, "records": records},
+    }
+
+
+def test_composite_takes_at_most_five_collections_or_queries(sf: Salesforce, sf_sandbox: Sandbox) -> None:
+    five = [query_sub("q0"), query_sub("q1"), collection_sub("c0", "a"), collection_sub("c1", "b"), query_sub("q2")]
+    describes = [{"method": "GET", "url": "/services/data/v62.0/sobjects/Product2/describe", "referenceId": "d"}]
+    assert [r["httpStatusCode"] for r in composite(sf, five + describes)] == [200] * 6
+    before = sf_sandbox.sf_records("Product2")
+    error = refused(lambda: composite(sf, [*five, query_sub("q3")]))
+    assert "6 subrequests are sObject Collections or queries" in error["message"]
+    assert len(sf_sandbox.sf_records("Product2")) == len(before), "a refused composite runs none of it"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"referenceId": "bad-ref"}, "letters, numbers and underscores"),
+        ({"method": "get"}, "is not one of"),
+        ({"url": "/sobjects/Product2/describe"}, "must start with /services/data/"),
+        ({"url": "/services/data/v62.0/limits"}, "composite does not support"),
+        ({"httpHeaders": {"Content-Type": "application/json"}}, "come from the request"),
+        ({"url": "/services/data/v42.0/composite/sobjects"}, "need API version 43.0"),
+    ],
+)
+def test_composite_refuses_what_salesforce_refuses_before_running_anything(
+    sf: Salesforce, change: dict[str, Any], message: str
+) -> None:
+    assert message in refused(lambda: composite(sf, [query_sub("first"), {**query_sub("second"), **change}]))["message"]
+
+
+def test_composite_reference_ids_are_unique_and_25_at_most(sf: Salesforce) -> None:
+    assert "Duplicate referenceId" in refused(lambda: composite(sf, [query_sub("same"), query_sub("same")]))["message"]
+    describe = {"method": "GET", "url": "/services/data/v62.0/sobjects/Product2/describe"}
+    many = [{**describe, "referenceId": f"d{i}"} for i in range(26)]
+    assert refused(lambda: composite(sf, many))["errorCode"] == "INVALID_BATCH_SIZE"
+
+
+def test_a_failed_subrequest_halts_only_those_that_refer_to_it(sf: Salesforce) -> None:
+    results = composite(
+        sf,
+        [
+            {"method": "POST", "url": "/services/data/v62.0/sobjects/Product2", "referenceId": "bad", "body": {}},
+            {
+                "method": "GET",
+                "url": "/services/data/v62.0/sobjects/Product2/@{bad.id}",
+                "referenceId": "needs_bad",
+            },
+            collection_sub("independent", "runs anyway"),
+        ],
+    )
+    assert [r["httpStatusCode"] for r in results] == [400, 400, 200]
+    assert results[0]["body"][0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    assert results[1]["body"][0]["errorCode"] == "PROCESSING_HALTED"
+    assert results[2]["body"][0]["success"]
+
+
+def test_all_or_none_composite_rolls_back_and_fails_every_subrequest(sf: Salesforce, sf_sandbox: Sandbox) -> None:
+    good = collection_sub("good", "rolled back")
+    code = good["body"]["records"][0]["AFAS_Item_Code__c"]
+    bad = {"method": "POST", "url": "/services/data/v62.0/sobjects/Product2", "referenceId": "bad", "body": {}}
+    results = composite(sf, [good, bad, query_sub("after")], all_or_none=True)
+    assert [r["httpStatusCode"] for r in results] == [400, 400, 400]
+    assert [r["body"][0]["errorCode"] for r in results] == [
+        "PROCESSING_HALTED",
+        "REQUIRED_FIELD_MISSING",
+        "PROCESSING_HALTED",
+    ]
+    assert not [r for r in sf_sandbox.sf_records("Product2") if r.get("AFAS_Item_Code__c") == code]
+
+
+def test_a_composite_call_is_one_api_call_and_counted_by_what_it_does(sf: Salesforce, sf_sandbox: Sandbox) -> None:
+    sf_sandbox.sf_control.delete("calls")
+    composite(sf, [query_sub("q"), {"method": "GET", "url": "/services/data/v62.0/sobjects", "referenceId": "g"}])
+    composite(sf, [collection_sub("c0", "a"), collection_sub("c1", "b")])
+    calls = sf_sandbox.sf_calls()
+    assert calls["api_used"] == 2
+    assert calls["by_endpoint"]["POST composite (reads)"] == 1 and calls["by_endpoint"]["POST composite"] == 1
+    assert calls["by_endpoint"]["describe (global)"] == 1

@@ -62,6 +62,12 @@ def _json_body(raw: bytes) -> Any:
         raise _error("JSON_PARSER_ERROR", f"Unexpected character: {exc}", 400) from exc
 
 
+def _request_body(raw: bytes, content_type: str) -> Any:
+    if raw and "csv" in content_type:
+        return raw.decode("utf-8")
+    return _json_body(raw) if raw else None
+
+
 def _sobject_body(body: Any) -> dict[str, Any]:
     if body is None:
         return {}
@@ -287,8 +293,9 @@ class SalesforceSandboxApp:
     async def _record_latency(self, rest: str, body: Any) -> None:
         """The WAN model's server time per record of an sObject Collections call (`latency_per_record_ms`)."""
         per_record = float(self.store.get_meta("faults", {}).get("latency_per_record_ms", 0))
-        if per_record and rest.startswith("/composite/sobjects") and isinstance(body, dict):
-            await asyncio.sleep(per_record * len(body.get("records") or []) / 1000)
+        records = collection_records(rest, body) if per_record else 0
+        if records:
+            await asyncio.sleep(per_record * records / 1000)
 
     async def data(self, request: Request) -> Response:
         path = "/" + request.path_params["path"].rstrip("/")
@@ -302,20 +309,21 @@ class SalesforceSandboxApp:
             if self.store.counter("api_used") >= self._api_max():
                 raise _error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", 403)
             self.store.next_number("api_used", 1)
-            self.store.next_number(f"calls:{request.method} {rest.split('/')[1] if rest != '/' else ''}", 1)
             if rest == "/sobjects" or rest.endswith("/describe"):
                 # Apart as well, by object: what a run spends on learning the org's shape.
                 described = rest.split("/")[2] if rest != "/sobjects" else "(global)"
                 self.store.next_number(f"calls:describe {described}", 1)
-            await self._faults(request)
+            endpoint = f"{request.method} {rest.split('/')[1] if rest != '/' else ''}"
             raw = await request.body()
-            content_type = request.headers.get("content-type", "")
-            if raw and "csv" in content_type:
-                body: Any = raw.decode("utf-8")
-            elif raw:
-                body = _json_body(raw)
-            else:
-                body = None
+            try:
+                body = _request_body(raw, request.headers.get("content-type", ""))
+            except Reply:
+                self.store.next_number(f"calls:{endpoint}", 1)
+                raise
+            # A composite call that only reads is counted apart, so a count of writes means writes.
+            reads_only = rest == "/composite" and not composite_writes(body)
+            self.store.next_number(f"calls:{endpoint}{' (reads)' if reads_only else ''}", 1)
+            await self._faults(request)
             query = {k: v[-1] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
             await self._record_latency(rest, body)
             status, payload, media = await run_in_threadpool(
@@ -465,17 +473,28 @@ class SalesforceSandboxApp:
     def _composite(self, method: str, parts: list[str], query: dict[str, str], body: Any) -> tuple[int, Any, str]:
         js = "application/json"
         if not parts and method == "POST":
-            request = body or {}
-            if not request.get("allOrNone"):
-                return 200, self._composite_request(request), js
+            subrequests = _composite_subrequests(body)
+            if not body.get("allOrNone"):
+                return 200, {"compositeResponse": self._composite_request(subrequests, all_or_none=False)}, js
             try:
                 with self.store.transaction():
-                    response = self._composite_request(request)
-                    if any(r["httpStatusCode"] >= 400 for r in response["compositeResponse"]):
+                    response = self._composite_request(subrequests, all_or_none=True)
+                    if any(r["httpStatusCode"] >= 400 for r in response):
                         raise Reply(200, response)
             except Reply as rolled_back:
-                return 200, rolled_back.body, js
-            return 200, response, js
+                # Rolled back: every subrequest answers 400, the one that failed with its own error.
+                failed = next(r for r in rolled_back.body if r["httpStatusCode"] >= 400)
+                return (
+                    200,
+                    {
+                        "compositeResponse": [
+                            r if r is failed or r["httpStatusCode"] >= 400 else _halted(r["referenceId"], _ROLLED_BACK)
+                            for r in rolled_back.body
+                        ]
+                    },
+                    js,
+                )
+            return 200, {"compositeResponse": response}, js
         if parts[:1] != ["sobjects"]:
             raise _error("NOT_FOUND", "The requested resource does not exist", 404)
         if method == "DELETE":
@@ -563,44 +582,38 @@ class SalesforceSandboxApp:
                 raise _RollBack(results)
         return results
 
-    def _composite_request(self, body: dict[str, Any]) -> dict[str, Any]:
-        subrequests = body.get("compositeRequest") or []
-        if len(subrequests) > COMPOSITE_LIMIT:
-            raise _error("INVALID_BATCH_SIZE", f"cannot have more than {COMPOSITE_LIMIT} subrequests", 400)
+    def _composite_request(self, subrequests: list[dict[str, Any]], *, all_or_none: bool) -> list[dict[str, Any]]:
         references: dict[str, Any] = {}
+        failed: set[str] = set()
         responses: list[dict[str, Any]] = []
-        halted = False
         for sub in subrequests:
-            ref = sub.get("referenceId")
-            if halted:
-                responses.append(
-                    {
-                        "body": [
-                            {
-                                "errorCode": "PROCESSING_HALTED",
-                                "message": "The transaction was "
-                                "rolled back since another operation in the same transaction failed.",
-                            }
-                        ],
-                        "httpHeaders": {},
-                        "httpStatusCode": 400,
-                        "referenceId": ref,
-                    }
+            ref = sub["referenceId"]
+            named = set(re.findall(r"@\{([A-Za-z0-9_]+)", json.dumps([sub["url"], sub.get("body")])))
+            if (all_or_none and failed) or named & failed:
+                # With allOrNone every later subrequest fails; without it, those that need a failed one.
+                message = (
+                    _ROLLED_BACK
+                    if all_or_none
+                    else f"Invalid reference specified. No value for {sorted(named & failed)[0]} found."
                 )
+                responses.append(_halted(ref, message))
+                failed.add(ref)
                 continue
-            url = _substitute(sub.get("url", ""), references)
+            url = _substitute(sub["url"], references)
             sub_body = json.loads(_substitute(json.dumps(sub.get("body")), references)) if sub.get("body") else None
             match = _VERSIONED.match(url.split("?")[0])
-            if not match:
-                status, payload = 404, [{"errorCode": "NOT_FOUND", "message": "bad url"}]
-            else:
-                query = {k: v[-1] for k, v in parse_qs(url.partition("?")[2]).items()}
-                status, payload, _ = self.handle(sub.get("method", "GET"), match.group(2) or "/", query, sub_body)
+            assert match is not None, "checked by _composite_subrequests"
+            query = {k: v[-1] for k, v in parse_qs(url.partition("?")[2], keep_blank_values=True).items()}
+            rest = match.group(2) or "/"
+            if rest == "/sobjects" or rest.endswith("/describe"):
+                described = rest.split("/")[2] if rest != "/sobjects" else "(global)"
+                self.store.next_number(f"calls:describe {described}", 1)
+            status, payload, _ = self.handle(sub["method"], rest, query, sub_body)
             responses.append({"body": payload, "httpHeaders": {}, "httpStatusCode": status, "referenceId": ref})
             references[ref] = payload
-            if status >= 400 and body.get("allOrNone"):
-                halted = True
-        return {"compositeResponse": responses}
+            if status >= 400:
+                failed.add(ref)
+        return responses
 
     # -- query -----------------------------------------------------------------------------------
 
@@ -719,6 +732,92 @@ def _substitute(text: str, references: dict[str, Any]) -> str:
         return str(value)
 
     return re.sub(r"@\{([^}]+)\}", lookup, text)
+
+
+_ROLLED_BACK = "The transaction was rolled back since another operation in the same transaction failed."
+_REFERENCE_ID = re.compile(r"^[A-Za-z0-9_]+$")
+_SUBREQUEST_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
+_INHERITED_HEADERS = {"accept", "authorization", "content-type"}
+# Composite takes sObject resources, Query/QueryAll and (v43.0+) sObject Collections; up to 5 of the 25
+# subrequests may be collections or queries (REST API Developer Guide, "Composite").
+COMPOSITE_HEAVY_LIMIT = 5
+
+
+def _composite_subrequests(body: Any) -> list[dict[str, Any]]:
+    """The request as Salesforce checks it before running any of it: a 400 for the whole call otherwise."""
+    if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
+        raise _error("JSON_PARSER_ERROR", "compositeRequest is required and must be an array", 400)
+    subrequests: list[Any] = body["compositeRequest"]
+    if not subrequests:
+        raise _error("INVALID_BATCH_REQUEST", "compositeRequest must contain at least one subrequest", 400)
+    if len(subrequests) > COMPOSITE_LIMIT:
+        raise _error("INVALID_BATCH_SIZE", f"cannot have more than {COMPOSITE_LIMIT} subrequests", 400)
+    seen: set[str] = set()
+    heavy = 0
+    for sub in subrequests:
+        if not isinstance(sub, dict):
+            raise _error("JSON_PARSER_ERROR", "each subrequest must be an object", 400)
+        ref, method, url = sub.get("referenceId"), sub.get("method"), sub.get("url")
+        if not isinstance(ref, str) or not _REFERENCE_ID.match(ref):
+            raise _error("INVALID_INPUT", f"referenceId {ref!r} must be letters, numbers and underscores only", 400)
+        if ref in seen:
+            raise _error("INVALID_INPUT", f"Duplicate referenceId provided in the request: {ref}", 400)
+        seen.add(ref)
+        if method not in _SUBREQUEST_METHODS:
+            raise _error(
+                "INVALID_INPUT", f"method {method!r} of {ref} is not one of {', '.join(_SUBREQUEST_METHODS)}", 400
+            )
+        match = _VERSIONED.match(url.split("?")[0]) if isinstance(url, str) else None
+        if not match:
+            raise _error("INVALID_INPUT", f"url of {ref} must start with /services/data/vXX.X/", 400)
+        headers = sub.get("httpHeaders") or {}
+        if any(str(name).lower() in _INHERITED_HEADERS for name in headers):
+            raise _error("INVALID_INPUT", f"{ref}: Accept, Authorization and Content-Type come from the request", 400)
+        head = (match.group(2) or "/").strip("/").split("/")[0]
+        collection = (match.group(2) or "").startswith("/composite/sobjects")
+        if collection and float(match.group(1)) < 43.0:
+            raise _error("INVALID_INPUT", f"{ref}: sObject Collections in composite need API version 43.0", 400)
+        if head not in ("sobjects", "query", "queryAll") and not collection:
+            raise _error("INVALID_INPUT", f"{ref}: composite does not support {match.group(2)}", 400)
+        heavy += head in ("query", "queryAll") or collection
+    if heavy > COMPOSITE_HEAVY_LIMIT:
+        raise _error(
+            "INVALID_INPUT",
+            f"{heavy} subrequests are sObject Collections or queries; a composite request takes "
+            f"{COMPOSITE_HEAVY_LIMIT}",
+            400,
+        )
+    return subrequests
+
+
+def _halted(ref: str, message: str) -> dict[str, Any]:
+    return {
+        "body": [{"errorCode": "PROCESSING_HALTED", "message": message}],
+        "httpHeaders": {},
+        "httpStatusCode": 400,
+        "referenceId": ref,
+    }
+
+
+def composite_writes(body: Any) -> bool:
+    """Whether a composite request changes anything (any subrequest other than a GET)."""
+    subrequests = body.get("compositeRequest") if isinstance(body, dict) else None
+    return not isinstance(subrequests, list) or any(
+        not isinstance(s, dict) or s.get("method") != "GET" for s in subrequests
+    )
+
+
+def collection_records(rest: str, body: Any) -> int:
+    """Records an sObject Collections call carries, or the collections subrequests of a composite call."""
+    if rest.startswith("/composite/sobjects") and isinstance(body, dict):
+        return len(body.get("records") or [])
+    if rest == "/composite" and isinstance(body, dict) and isinstance(body.get("compositeRequest"), list):
+        return sum(
+            len((s.get("body") or {}).get("records") or [])
+            for s in body["compositeRequest"]
+            if isinstance(s, dict) and "/composite/sobjects" in str(s.get("url")) and isinstance(s.get("body"), dict)
+        )
+    return 0
 
 
 MAX_URI_BYTES = 16_384
