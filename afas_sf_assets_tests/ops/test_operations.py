@@ -26,11 +26,11 @@ from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
 def test_the_budget_guard_stops_before_the_reserve_and_the_next_run_finishes(fresh_org: Callable[..., Org]) -> None:
     org = fresh_org()
     engine = org.engine(api_reserve=0.2)
-    org.sandbox.sf_put("limits", {"max": 1_000, "used": 797})
+    org.sandbox.sf_put("limits", {"max": 1_000, "used": 799})
     stopped = engine.run(PRODUCTS, run_id="run-1")
     assert stopped.status == "stopped_budget" and "kept in reserve" in (stopped.note or "")
     assert stopped.created == 0 and org.state.mark("products") is None
-    assert stopped.api_limit == 1_000 and 797 < (stopped.api_used or 0) <= 802
+    assert stopped.api_limit == 1_000 and 799 < (stopped.api_used or 0) <= 802
     org.sandbox.sf_put("limits", {"max": 100_000, "used": 0})
     finished = engine.run(PRODUCTS, run_id="run-2")
     assert finished.status == "ok" and finished.created == len(org.sandbox.rows("AfasSf_Items"))
