@@ -96,6 +96,18 @@ def test_bulk_path_above_the_threshold(sf_sandbox: Sandbox) -> None:
     assert all(o.id and o.id.startswith("01t") for o in outcomes if o.success)
     calls = sf_sandbox.sf_calls()["by_endpoint"]
     assert "PATCH composite" not in calls and calls.get("POST jobs") == 1
+    assert calls["GET jobs (results)"] == 2, "successes and failures; nothing was left unprocessed"
+
+
+def test_a_bulk_job_that_wrote_everything_reads_one_result_list(sf_sandbox: Sandbox) -> None:
+    with SalesforceClient(sf_sandbox.sf_settings(bulk_threshold=50), retry=FAST_RETRY) as client:
+        assert client.sf
+        sf_sandbox.sf_control.delete("calls")
+        outcomes = client.upsert("Product2", "AFAS_Item_Code__c", products(60))
+    assert all(o.success and o.created for o in outcomes)
+    calls = sf_sandbox.sf_calls()["by_endpoint"]
+    assert calls["GET jobs (results)"] == 1
+    assert calls["POST jobs"] + calls["PUT jobs"] + calls["PATCH jobs"] + calls["GET jobs (results)"] == 4
 
 
 def test_a_bulk_job_is_polled_soon_then_less_often_and_given_up_at_the_deadline(sf_sandbox: Sandbox) -> None:

@@ -314,6 +314,8 @@ class SalesforceSandboxApp:
                 described = rest.split("/")[2] if rest != "/sobjects" else "(global)"
                 self.store.next_number(f"calls:describe {described}", 1)
             endpoint = f"{request.method} {rest.split('/')[1] if rest != '/' else ''}"
+            if re.match(r"^/jobs/ingest/[^/]+/\w+", rest) and request.method == "GET":
+                endpoint += " (results)"  # a bulk job's result lists apart from its polls
             raw = await request.body()
             try:
                 body = _request_body(raw, request.headers.get("content-type", ""))
