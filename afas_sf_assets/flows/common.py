@@ -18,9 +18,14 @@ def reference_table(ctx: FlowContext, connector: str, key: str) -> dict[str, dic
 
 
 def synced(ctx: FlowContext, flow: str, keys: Iterable[str]) -> set[str]:
-    """Which of `keys` the given flow has in Salesforce now."""
-    entries = ctx.state.entries(flow, list(dict.fromkeys(keys)))
-    return {key for key, entry in entries.items() if entry.status in IN_SALESFORCE}
+    """Which of `keys` the given flow has in Salesforce now, or (this flow) will have before a later pass:
+    queued in the run's bulk jobs, whose passes run in order."""
+    wanted = list(dict.fromkeys(keys))
+    entries = ctx.state.entries(flow, wanted)
+    present = {key for key, entry in entries.items() if entry.status in IN_SALESFORCE}
+    if ctx.queued is not None and flow == ctx.flow.name:
+        present |= ctx.queued([key for key in wanted if key not in present])
+    return present
 
 
 def standard_price_book(ctx: FlowContext) -> str:

@@ -20,7 +20,8 @@ from afas_sf_assets.afas.errors import AfasError
 from afas_sf_assets.afas.filters import Where
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import MappingFileError, ToAfasMapping, load_to_afas_mapping
-from afas_sf_assets.salesforce.client import SalesforceClient, dotted
+from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.salesforce.records import dotted
 from afas_sf_assets.sync.engine import batched, digest, within_budget
 from afas_sf_assets.sync.report import Failure, FlowReport, measured
 from afas_sf_assets.sync.state import ActivityEntry, LedgerEntry, RecordStatus, State, comparison_key

@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -29,15 +29,14 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
-    SalesforceOperationError,
     SalesforceRefusedRequest,
 )
 
 from afas_sf_assets.retrying import RetryPolicy
 from afas_sf_assets.salesforce.auth import Session, obtain_session
+from afas_sf_assets.salesforce.bulk_job import BulkUpsertJob
 from afas_sf_assets.salesforce.errors import (
     SalesforceAuthError,
-    SalesforceBulkJobError,
     SalesforceConnectionError,
     SalesforceError,
     SalesforceLimitExceeded,
@@ -47,6 +46,7 @@ from afas_sf_assets.salesforce.errors import (
     SfErrorDetail,
     details_from,
 )
+from afas_sf_assets.salesforce.records import UpsertOutcome
 from afas_sf_assets.salesforce.settings import AuthFlow, SalesforceSettings
 from afas_sf_assets.salesforce.soql import CLIENT_HEADER_BYTES, MAX_URI_BYTES, SoqlTooLong, check_statement, in_queries
 
@@ -75,24 +75,6 @@ class CollectionCall:
 
 
 Group = tuple[str, str, Sequence[Mapping[str, Any]]]
-
-
-@dataclass(frozen=True)
-class UpsertOutcome:
-    """What became of one input record."""
-
-    external_id: str
-    id: str | None = None
-    created: bool | None = None
-    errors: tuple[SfErrorDetail, ...] = ()
-
-    @property
-    def success(self) -> bool:
-        return not self.errors
-
-    @property
-    def error_code(self) -> str | None:
-        return self.errors[0].code if self.errors else None
 
 
 @dataclass(frozen=True)
@@ -178,7 +160,7 @@ class SalesforceClient:
         """The simple-salesforce handle, logged in."""
         return self._sf or self._login()
 
-    def _call(self, operation: Callable[[Salesforce], T], *, what: str, idempotent: bool = True) -> T:
+    def call(self, operation: Callable[[Salesforce], T], *, what: str, idempotent: bool = True) -> T:
         attempt = 0
         renewed = False
         while True:
@@ -199,10 +181,6 @@ class SalesforceClient:
                 continue
             except SimpleSalesforceError as exc:
                 error = _translate(what, exc)
-            except SalesforceOperationError as exc:
-                # A bulk job that failed, or did not finish by SF_BULK_TIMEOUT_SECONDS: not retried, as a
-                # new job would do the same work again.
-                raise SalesforceBulkJobError(f"{what}: {exc}") from None
             except requests.RequestException as exc:
                 error = SalesforceConnectionError(f"{what}: no answer from Salesforce ({type(exc).__name__})")
                 if not idempotent and not isinstance(exc, requests.ConnectionError):
@@ -224,7 +202,7 @@ class SalesforceClient:
         """Subrequests in one API call, run in the order given (collation off: a variant's parent goes first);
         allOrNone off, so a failed subrequest fails alone."""
         body = {"allOrNone": False, "collateSubrequests": False, "compositeRequest": subrequests}
-        response = self._call(lambda sf: sf.restful("composite", method="POST", json=body), what=what)
+        response = self.call(lambda sf: sf.restful("composite", method="POST", json=body), what=what)
         return list((response or {}).get("compositeResponse") or [])
 
     def _collection_calls(self, calls: Sequence[CollectionCall], *, what: str) -> list[list[dict[str, Any]]]:
@@ -233,7 +211,7 @@ class SalesforceClient:
         refuses whole gives each of its records that error."""
         if len(calls) == 1:
             only = calls[0]
-            results = self._call(
+            results = self.call(
                 lambda sf: sf.restful(only.path, method=only.method, json=only.body, params=only.params),
                 what=what,
             )
@@ -277,14 +255,14 @@ class SalesforceClient:
         except SoqlTooLong as exc:
             detail = SfErrorDetail("QUERY_TOO_LONG", str(exc))
             raise SalesforceRequestError("SOQL query not sent", errors=(detail,)) from None
-        page = self._call(lambda sf: sf.query(soql, include_deleted=include_deleted), what="SOQL query")
+        page = self.call(lambda sf: sf.query(soql, include_deleted=include_deleted), what="SOQL query")
         while True:
             for record in page.get("records", []):
                 yield _plain(record)
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
-            page = self._call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True), what="SOQL page")
+            page = self.call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True), what="SOQL page")
 
     def query_in(
         self,
@@ -307,7 +285,7 @@ class SalesforceClient:
         return MAX_URI_BYTES - len(path) - headers
 
     def count(self, soql: str) -> int:
-        return int(self._call(lambda sf: sf.query(soql), what="SOQL count")["totalSize"])
+        return int(self.call(lambda sf: sf.query(soql), what="SOQL count")["totalSize"])
 
     def ids_by_external_id(self, sobject: str, field: str, values: Iterable[str]) -> dict[str, str]:
         """Salesforce ids for external id values (case-insensitive, as External ID fields are)."""
@@ -321,9 +299,7 @@ class SalesforceClient:
 
     def describe(self, sobject: str) -> dict[str, Any]:
         if sobject not in self._describes:
-            self._describes[sobject] = self._call(
-                lambda sf: getattr(sf, sobject).describe(), what=f"describe {sobject}"
-            )
+            self._describes[sobject] = self.call(lambda sf: getattr(sf, sobject).describe(), what=f"describe {sobject}")
         return self._describes[sobject]
 
     def describe_many(self, sobjects: Iterable[str]) -> None:
@@ -358,7 +334,7 @@ class SalesforceClient:
     def sobjects(self) -> list[dict[str, Any]]:
         """The org's objects (the global describe, cached)."""
         if "" not in self._describes:
-            self._describes[""] = self._call(lambda sf: sf.describe(), what="describe")
+            self._describes[""] = self.call(lambda sf: sf.describe(), what="describe")
         return self._describes[""]["sobjects"]
 
     def has_object(self, sobject: str) -> bool:
@@ -392,7 +368,7 @@ class SalesforceClient:
             raise SalesforceSchemaError(missing, found)
 
     def limits(self) -> dict[str, Any]:
-        return self._call(lambda sf: sf.limits(), what="limits")
+        return self.call(lambda sf: sf.limits(), what="limits")
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -464,64 +440,15 @@ class SalesforceClient:
                 )
 
     def _bulk_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
-        flat = [dotted(record) for record in records]
-        columns = list(dict.fromkeys(key for record in flat for key in record))
-        rows = [{c: _bulk_cell(record, c) for c in columns} for record in flat]
+        with tempfile.TemporaryDirectory(prefix="afas-sf-bulk-") as directory:
+            job = self.bulk_job(sobject, field, Path(directory), BulkUpsertJob.columns_of(records))
+            job.add(records)
+            job.run()
+            return job.outcomes([str(record[field]) for record in records])
 
-        # The bulk handler is taken from the session each attempt, so a renewed login reaches it too.
-        def run(sf: Salesforce) -> list[dict[str, Any]]:
-            handler = getattr(sf.bulk2, sobject)
-            # simple-salesforce polls first after `wait`, then ever less often up to every 2 s, and gives up
-            # at its deadline (24 hours unless told); it aborts the job itself when anything fails.
-            handler._client.DEFAULT_WAIT_TIMEOUT_SECONDS = self.settings.bulk_timeout_seconds
-            return handler.upsert(records=rows, external_id_field=field, wait=self.settings.bulk_poll_seconds)
-
-        jobs = self._call(run, what=f"bulk upsert {len(records)} {sobject}")
-        by_key: dict[str, UpsertOutcome] = {}
-        for job in jobs:
-            job_id = job["job_id"]
-            processed, failed = job["numberRecordsProcessed"], job["numberRecordsFailed"]
-            # A result list the job's counts say is empty is not read: one call instead of three, mostly.
-            successes = (
-                self._call(
-                    lambda sf, j=job_id: getattr(sf.bulk2, sobject).get_successful_records(j), what="bulk results"
-                )
-                if processed > failed
-                else ""
-            )
-            failures = (
-                self._call(lambda sf, j=job_id: getattr(sf.bulk2, sobject).get_failed_records(j), what="bulk results")
-                if failed
-                else ""
-            )
-            unprocessed = (
-                self._call(
-                    lambda sf, j=job_id: getattr(sf.bulk2, sobject).get_unprocessed_records(j), what="bulk results"
-                )
-                if processed < job["numberRecordsTotal"]
-                else ""
-            )
-            for row in csv.DictReader(io.StringIO(successes)):
-                by_key[row[field].lower()] = UpsertOutcome(
-                    row[field], id=row["sf__Id"] or None, created=row["sf__Created"].lower() == "true"
-                )
-            for row in csv.DictReader(io.StringIO(failures)):
-                by_key[row[field].lower()] = UpsertOutcome(row[field], errors=(_bulk_error(row["sf__Error"]),))
-            for row in csv.DictReader(io.StringIO(unprocessed)):
-                by_key[row[field].lower()] = UpsertOutcome(
-                    row[field], errors=(SfErrorDetail("UNPROCESSED", f"Bulk job {job_id} did not process this record"),)
-                )
-        outcomes = []
-        for record in records:
-            key = str(record[field])
-            outcome = by_key.get(key.lower())
-            if outcome is None:
-                raise SalesforceBulkJobError(
-                    f"Bulk upsert of {sobject} returned no result for {field} {key}",
-                    job_id=",".join(j["job_id"] for j in jobs),
-                )
-            outcomes.append(outcome)
-        return outcomes
+    def bulk_job(self, sobject: str, field: str, directory: Path, columns: Sequence[str]) -> BulkUpsertJob:
+        """A Bulk API 2.0 upsert job to feed rows to over time (salesforce/bulk_job.py), its files in `directory`."""
+        return BulkUpsertJob(self, sobject, field, directory, columns)
 
     def update_by_id(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
         """Update records by their Salesforce `Id` (collections of 200, five to a call); one outcome per
@@ -576,7 +503,7 @@ class SalesforceClient:
         return outcomes
 
     def delete(self, sobject: str, record_id: str) -> None:
-        self._call(lambda sf: getattr(sf, sobject).delete(record_id), what=f"delete {sobject}")
+        self.call(lambda sf: getattr(sf, sobject).delete(record_id), what=f"delete {sobject}")
 
 
 def _locked(outcome: UpsertOutcome | None) -> bool:
@@ -622,39 +549,3 @@ def _translate(what: str, exc: SimpleSalesforceError) -> SalesforceError:
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:
     return {k: (_plain(v) if isinstance(v, dict) else v) for k, v in record.items() if k != "attributes"}
-
-
-def dotted(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Relationships as dotted field names, as SOQL and Bulk CSV columns name them: a lookup sent
-    (`{"Account": {"AFAS_Debtor_Id__c": "1"}}` → `Account.AFAS_Debtor_Id__c`) or a record read
-    (`Account.Owner.Name`); the `attributes` Salesforce adds are left out."""
-    flat: dict[str, Any] = {}
-    for key, value in record.items():
-        if key == "attributes":
-            continue
-        if isinstance(value, Mapping):
-            flat.update(dotted(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _bulk_cell(record: Mapping[str, Any], column: str) -> str:
-    if column not in record:
-        return ""
-    value = record[column]
-    if value is None:
-        return BULK_NULL
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _bulk_error(text: str) -> SfErrorDetail:
-    """`REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --` → code, message, fields."""
-    code, _, rest = text.partition(":")
-    rest = rest.removesuffix("--").strip()
-    message, _, fields = rest.rpartition(":")
-    if not message:
-        message, fields = rest, ""
-    return SfErrorDetail(code, message, tuple(f for f in fields.split(",") if f))

@@ -29,6 +29,7 @@ from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import DEFAULT_MAPPINGS, Mapping, load_mapping
 from afas_sf_assets.salesforce.client import COLLECTION_SIZE, SalesforceClient
 from afas_sf_assets.salesforce.errors import SalesforceLimitExceeded
+from afas_sf_assets.sync.deferred import DeferredWrites, Written
 from afas_sf_assets.sync.fit import Misfit, fit_payload, mapping_problems, truncated_fields
 from afas_sf_assets.sync.flow import Flow, FlowContext, TargetRef, Work
 from afas_sf_assets.sync.report import Failure, FlowReport, measured
@@ -172,15 +173,24 @@ class SyncEngine:
             newest: list[datetime] = []
             stopped = False
             rows = self._rows(ctx, mark, retry, seen, watched, newest)
-            for number, batch in enumerate(batched(rows, self.batch_size), 1):
-                if not self._process(ctx, flow, batch, report, full):
-                    stopped = True
-                    break
-                self.progress(
-                    f"{flow.name}: batch {number} done — read {report.read}, created {report.created}, "
-                    f"updated {report.updated}, unchanged {report.unchanged}, "
-                    f"failed {report.failed + report.quarantined + report.waiting}"
-                )
+            deferred = DeferredWrites(self.salesforce)
+            ctx.queued = deferred.queued
+            try:
+                for number, batch in enumerate(batched(rows, self.batch_size), 1):
+                    if not self._process(ctx, flow, batch, report, full, deferred):
+                        stopped = True
+                        break
+                    self.progress(
+                        f"{flow.name}: batch {number} done — read {report.read}, created {report.created}, "
+                        f"updated {report.updated}, unchanged {report.unchanged}, "
+                        f"failed {report.failed + report.quarantined + report.waiting}"
+                        + (f", {len(deferred.batches)} batch(es) queued for bulk" if deferred.batches else "")
+                    )
+                if not stopped and deferred.batches:
+                    stopped = not self._finish_deferred(ctx, flow, deferred, report)
+            finally:
+                ctx.queued = None
+                deferred.close()
             if full and flow.deactivate and not stopped:
                 self.deactivate_missing(ctx, flow, seen, report)
             if not stopped and not dry_run and newest:
@@ -303,9 +313,16 @@ class SyncEngine:
                 self.state.save(ctx.mapping.flow, [LedgerEntry(key, None, None, RecordStatus.REMOVED) for key in gone])
 
     def _process(
-        self, ctx: FlowContext, flow: Flow, rows: list[dict[str, Any]], report: FlowReport, full: bool
+        self,
+        ctx: FlowContext,
+        flow: Flow,
+        rows: list[dict[str, Any]],
+        report: FlowReport,
+        full: bool,
+        deferred: DeferredWrites | None = None,
     ) -> bool:
-        """One batch; False when the run must stop here (API budget)."""
+        """One batch; False when the run must stop here (API budget). With `deferred`, a batch large enough
+        for Bulk API 2.0 (and every later one) goes to the run's jobs and is recorded when they are done."""
         mapping = ctx.mapping
         keys = [record_key(row, mapping.source.key) for row in rows]
         ledger = self.state.entries(flow.name, [k for k in keys if k])
@@ -476,11 +493,20 @@ class SyncEngine:
             report.updated += sum(w.is_update for w in ready)
             report.count("resumed", len(resumed))
             return True
+        groups = self._groups(ctx, ready)
+        if deferred is not None and deferred.takes([len(works) for _, _, works in groups]):
+            deferred.add(groups)
+            self.state.save(flow.name, updates)
+            self.state.log(activity)
+            if resumed and flow.after_write:
+                report.count("resumed", len(resumed))
+                self._with_children(ctx, flow, resumed, report, [], [])
+            return True
         if not self._within_budget(len(ready) + len(resumed), report):
             self.state.save(flow.name, updates)
             self.state.log(activity)
             return False
-        written = self._write(ctx, flow, ready, report, updates, activity)
+        written = self._write(ctx, flow, groups, report, updates, activity)
         if not flow.after_write:
             self.state.save(flow.name, updates)
             self.state.log(activity)
@@ -602,27 +628,70 @@ class SyncEngine:
         )
         return within_budget(self.salesforce, self.api_reserve, needed, report)
 
+    def _groups(self, ctx: FlowContext, ready: list[Work]) -> list[tuple[int, TargetRef, list[Work]]]:
+        """The batch's records by write pass and target, in the order they must be written."""
+        passes = sorted({(w.write_pass, ctx.target_of(w)) for w in ready}, key=lambda pair: (pair[0], pair[1].object))
+        return [
+            (p, target, [w for w in ready if w.write_pass == p and ctx.target_of(w) == target]) for p, target in passes
+        ]
+
     def _write(
         self,
         ctx: FlowContext,
         flow: Flow,
-        ready: list[Work],
+        groups: list[tuple[int, TargetRef, list[Work]]],
         report: FlowReport,
         updates: list[LedgerEntry],
         activity: list[ActivityEntry],
     ) -> list[Work]:
-        written: list[Work] = []
-        passes = sorted({(w.write_pass, ctx.target_of(w)) for w in ready}, key=lambda pair: (pair[0], pair[1].object))
-        groups = [[w for w in ready if w.write_pass == p and ctx.target_of(w) == target] for p, target in passes]
-        payloads = [[w.payload() for w in group] for group in groups]
+        payloads = [[w.payload() for w in works] for _, _, works in groups]
         # One request list, in pass order: the client packs the passes' collections into as few calls as it may.
         answers = self.salesforce.upsert_all(
-            [(target.object, target.external_id, sent) for (_, target), sent in zip(passes, payloads, strict=True)]
+            [(target.object, target.external_id, sent) for (_, target, _), sent in zip(groups, payloads, strict=True)]
         )
+        return self._record(
+            ctx,
+            flow,
+            [
+                Written(works, sent, outcomes)
+                for (_, _, works), sent, outcomes in zip(groups, payloads, answers, strict=True)
+            ],
+            report,
+            updates,
+            activity,
+        )
+
+    def _finish_deferred(self, ctx: FlowContext, flow: Flow, deferred: DeferredWrites, report: FlowReport) -> bool:
+        """Run the run's bulk jobs, then record each queued batch and write its children; False when the
+        API budget cannot take the jobs (nothing was sent: the next run reads those rows again)."""
+        if not within_budget(self.salesforce, self.api_reserve, BULK_JOB_CALLS * deferred.job_count(), report):
+            return False
+        self.progress(f"{flow.name}: {len(deferred.batches)} batch(es) in {deferred.job_count()} bulk job(s)")
+        deferred.run()
+        for batch in deferred.written():
+            updates: list[LedgerEntry] = []
+            activity: list[ActivityEntry] = []
+            written = self._record(ctx, flow, batch, report, updates, activity)
+            if flow.after_write:
+                self._with_children(ctx, flow, written, report, updates, activity)
+            else:
+                self.state.save(flow.name, updates)
+                self.state.log(activity)
+        return True
+
+    def _record(
+        self,
+        ctx: FlowContext,
+        flow: Flow,
+        batch: list[Written],
+        report: FlowReport,
+        updates: list[LedgerEntry],
+        activity: list[ActivityEntry],
+    ) -> list[Work]:
+        """Each record's outcome into the report, the ledger entries and the activity; the written works."""
+        written: list[Work] = []
         for work, payload, outcome in (
-            triple
-            for group, sent, outcomes in zip(groups, payloads, answers, strict=True)
-            for triple in zip(group, sent, outcomes, strict=True)
+            triple for group in batch for triple in zip(group.works, group.payloads, group.outcomes, strict=True)
         ):
             action = "update" if work.is_update else "create"
             if outcome.success:

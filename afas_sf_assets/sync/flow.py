@@ -71,6 +71,8 @@ class FlowContext:
     child_activity: list[ActivityEntry] = field(default_factory=list)
     # The flow's row model for this run, when derived from AFAS's metainfo.
     row_model: type[BaseModel] | None = None
+    # Keys of this flow the run's bulk jobs will write before any later pass (sync/deferred.py).
+    queued: Callable[[Iterable[str]], set[str]] | None = None
 
     def warn(self, failure: Failure) -> None:
         """A rule's finding about one record (a shared e-mail, a contact Salesforce refused)."""

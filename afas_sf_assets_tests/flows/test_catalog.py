@@ -14,6 +14,7 @@ from afas_sf_assets.sync.engine import SyncEngine
 from afas_sf_assets.sync.report import FlowReport
 from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
 from afas_sf_assets_tests.conftest import Org
+from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
 
 
 def run_catalog(engine: SyncEngine, run_id: str, **options: Any) -> dict[str, FlowReport]:
@@ -341,6 +342,62 @@ def test_bulk_path_gives_the_same_result(fresh_org: Callable[..., Org]) -> None:
     assert org.sandbox.sf_calls()["by_endpoint"].get("POST jobs", 0) >= 1
     relations = engine.run(PRODUCT_RELATIONS, run_id="run")
     assert relations.created == len(org.sandbox.rows("AfasSf_ItemRelations"))
+
+
+def bulk_calls(org: Org) -> dict[str, int]:
+    calls = org.sandbox.sf_calls()["by_endpoint"]
+    return {k: v for k, v in calls.items() if k.split(" ")[-1] in ("jobs", "(results)")}
+
+
+def test_a_run_feeds_one_bulk_job_per_object_and_pass_over_all_its_batches(fresh_org: Callable[..., Org]) -> None:
+    """Four batches of 50, each at the bulk threshold: one job for the simple and configurable items, one
+    for the variants after it (a job writes its rows in parallel); then every batch's images."""
+    org = fresh_org()
+    items = org.sandbox.rows("AfasSf_Items")
+    engine = org.engine(batch_size=50, bulk_threshold=20)
+    assert engine.salesforce.sf
+    org.sandbox.sf_control.delete("calls")
+    report = engine.run(PRODUCTS, run_id="run")
+    assert report.created == len(items) == 200 and report.failed == 0
+    assert report.counts["images"] == sum(1 for i in items if i["ImageId"])
+    products = org.records()
+    variant = next(i for i in items if i.get("ParentItemCode"))
+    assert products[variant["ItemCode"]]["AFAS_Parent_Item__c"] == products[variant["ParentItemCode"]]["Id"]
+    calls = bulk_calls(org)
+    assert calls["POST jobs"] == calls["PUT jobs"] == calls["PATCH jobs"] == 2
+    assert calls["GET jobs (results)"] == 2, "every row written: only the successes are read"
+    assert sum(calls.values()) <= 20, calls
+    ledger = org.state.entries("products", [i["ItemCode"] for i in items])
+    assert {e.status for e in ledger.values()} == {RecordStatus.SYNCED}
+    org.sandbox.sf_control.delete("calls")
+    assert engine.run(PRODUCTS, run_id="again").created == 0 and org.writes() == {}
+
+
+def test_a_bulk_job_that_fails_fails_its_records_and_the_next_run_sends_them(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine(batch_size=50, bulk_threshold=20, bulk_poll_seconds=0.05, bulk_timeout_seconds=0.5)
+    org.sandbox.sf_put("faults", {"bulk_job_seconds": 5})  # longer than the deadline: the jobs are aborted
+    report = engine.run(PRODUCTS, run_id="run-1")
+    assert report.created == 0 and report.failed == 200
+    assert {f.code for f in report.failures} == {"BULK_JOB_FAILED"}
+    assert "SF_BULK_TIMEOUT_SECONDS" in report.failures[0].message
+    assert org.records() == {}, "an aborted job writes nothing"
+    jobs = plain_salesforce(org.sandbox).restful("jobs/ingest")["records"]
+    assert {j["state"] for j in jobs} == {"Aborted"}
+    org.sandbox.sf_put("faults", {})
+    again = engine.run(PRODUCTS, run_id="run-2")
+    assert again.created == 200 and again.failed == 0
+
+
+def test_the_bulk_jobs_wait_for_the_api_budget_and_nothing_is_sent_without_it(fresh_org: Callable[..., Org]) -> None:
+    org = fresh_org()
+    engine = org.engine(batch_size=50, bulk_threshold=20, api_reserve=0.2)
+    org.sandbox.sf_put("limits", {"max": 1_000, "used": 785})
+    stopped = engine.run(PRODUCTS, run_id="run-1")
+    assert stopped.status == "stopped_budget" and stopped.created == 0
+    assert org.records() == {} and org.state.mark("products") is None
+    org.sandbox.sf_put("limits", {"max": 100_000, "used": 0})
+    assert engine.run(PRODUCTS, run_id="run-2").created == 200
 
 
 def test_categories_flow_waits_for_a_missing_parent(fresh_org: Callable[..., Org]) -> None:

@@ -1,0 +1,129 @@
+"""A run's Bulk API 2.0 writes: one job per object, external id and write pass for the whole run.
+
+Once a batch is large enough for Bulk API 2.0, that batch and every later one of the run go to jobs
+instead of being written at once: each group's records are appended to its job's CSV file, and the
+batch's works wait on disk. When the rows are read, the jobs run in pass order (a variant's job after its
+parents' job: a job processes its rows in parallel), and the batches come back one at a time with their
+outcomes, to be recorded and to have their children written exactly as a batch written at once would.
+
+Nothing is in the ledger before its job has answered, and the high-water mark moves only at the end of
+the run, so a run killed at any point is redone by the next one; memory holds one batch at a time.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from afas_sf_assets.salesforce.bulk_job import BulkUpsertJob
+from afas_sf_assets.salesforce.client import SalesforceClient
+from afas_sf_assets.salesforce.errors import SalesforceBulkJobError, SfErrorDetail
+from afas_sf_assets.salesforce.records import UpsertOutcome
+from afas_sf_assets.sync.flow import TargetRef, Work
+
+JobKey = tuple[int, str, str]  # write pass, object, external id
+
+
+@dataclass
+class Written:
+    """One group of a batch as it came back: its works, what was sent for each, and what became of it."""
+
+    works: list[Work]
+    payloads: list[dict[str, Any]]
+    outcomes: list[UpsertOutcome]
+
+
+class DeferredWrites:
+    def __init__(self, salesforce: SalesforceClient) -> None:
+        self.salesforce = salesforce
+        self.directory = Path(tempfile.mkdtemp(prefix="afas-sf-bulk-"))
+        # A job's columns are fixed when it starts; a later batch bringing another column starts another.
+        self.jobs: dict[JobKey, list[BulkUpsertJob]] = {}
+        self.failed: dict[int, SalesforceBulkJobError] = {}
+        self.batches: list[Path] = []
+        self.active = False
+        # The keys queued so far, on disk: a later batch's record may need one (a variant its parent).
+        self._queued = sqlite3.connect(self.directory / "queued.sqlite")
+        self._queued.execute("CREATE TABLE queued (key TEXT PRIMARY KEY)")
+
+    def takes(self, group_sizes: list[int]) -> bool:
+        """Whether a batch with groups of these sizes goes to the run's jobs (from the first large group on)."""
+        self.active = self.active or any(size >= self.salesforce.settings.bulk_threshold for size in group_sizes)
+        return self.active
+
+    def add(self, groups: list[tuple[int, TargetRef, list[Work]]]) -> None:
+        spooled = []
+        for write_pass, target, works in groups:
+            payloads = [work.payload() for work in works]
+            job = self._job((write_pass, target.object, target.external_id), payloads)
+            job.add(payloads)
+            spooled.append((id(job), works, payloads))
+        self._queued.executemany(
+            "INSERT OR IGNORE INTO queued VALUES (?)", ((w.key,) for _, _, works in groups for w in works)
+        )
+        path = self.directory / f"batch-{len(self.batches):06d}.pickle"
+        with path.open("wb") as handle:
+            pickle.dump(spooled, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        self.batches.append(path)
+
+    def queued(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` this run's jobs will write: present for a record of a later pass, whose job
+        runs after theirs."""
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(k for (k,) in self._queued.execute(f"SELECT key FROM queued WHERE key IN ({marks})", chunk))
+        return found
+
+    def job_count(self) -> int:
+        return sum(len(jobs) for jobs in self.jobs.values())
+
+    def run(self) -> None:
+        """Each job, in pass order. A job Salesforce fails as a whole fails its records, not the run."""
+        for key in sorted(self.jobs):
+            for job in self.jobs[key]:
+                try:
+                    job.run()
+                except SalesforceBulkJobError as exc:
+                    self.failed[id(job)] = exc
+
+    def written(self) -> Iterator[list[Written]]:
+        """The batches in the order they came, each group with its outcomes."""
+        by_id = {id(job): job for jobs in self.jobs.values() for job in jobs}
+        for path in self.batches:
+            # Our own file, written by `add` in this process's temporary directory.
+            with path.open("rb") as handle:
+                spooled: list[tuple[int, list[Work], list[dict[str, Any]]]] = pickle.load(handle)
+            path.unlink()
+            batch = []
+            for job_id, works, payloads in spooled:
+                job = by_id[job_id]
+                keys = [str(payload[job.field]) for payload in payloads]
+                failure = self.failed.get(job_id)
+                outcomes = (
+                    [UpsertOutcome(key, errors=(SfErrorDetail("BULK_JOB_FAILED", str(failure)),)) for key in keys]
+                    if failure
+                    else job.outcomes(keys)
+                )
+                batch.append(Written(works, payloads, outcomes))
+            yield batch
+
+    def close(self) -> None:
+        self._queued.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _job(self, key: JobKey, payloads: list[dict[str, Any]]) -> BulkUpsertJob:
+        columns = BulkUpsertJob.columns_of(payloads)
+        jobs = self.jobs.setdefault(key, [])
+        if not jobs or not jobs[-1].covers(columns):
+            _, sobject, field = key
+            jobs.append(self.salesforce.bulk_job(sobject, field, self.directory, columns))
+        return jobs[-1]
