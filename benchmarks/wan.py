@@ -87,6 +87,15 @@ def afas_sf(box: Sandbox, root: Path) -> Measured:
     seconds = time.perf_counter() - started
     afas.close()
     salesforce.close()
+    by_endpoint: dict[str, int] = box.sf_calls()["by_endpoint"]
+    jobs = {k: v for k, v in by_endpoint.items() if k.split(" ")[1:2] == ["jobs"]}
+    if jobs:
+        # Product2 is the flow's only bulk object (images go as collections): its whole write path.
+        print(
+            f"  afas-sf Product2 by Bulk API 2.0: {jobs.get('POST jobs', 0)} job(s), {sum(jobs.values())} calls "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(jobs.items()))})",
+            flush=True,
+        )
     return Measured(*calls(box), seconds, report.created + report.updated)
 
 

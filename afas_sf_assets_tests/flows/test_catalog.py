@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from afas_sf_assets.flows.catalog import CATALOG_FLOWS, CATEGORIES, IMAGES_LEDGER, PRODUCT_RELATIONS, PRODUCTS
 from afas_sf_assets.salesforce.errors import SalesforceServerError
+from afas_sf_assets.sync.deferred import DeferredWrites
 from afas_sf_assets.sync.engine import SyncEngine
 from afas_sf_assets.sync.report import FlowReport
 from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
@@ -387,6 +388,30 @@ def test_a_bulk_job_that_fails_fails_its_records_and_the_next_run_sends_them(fre
     org.sandbox.sf_put("faults", {})
     again = engine.run(PRODUCTS, run_id="run-2")
     assert again.created == 200 and again.failed == 0
+
+
+def test_a_crash_after_the_bulk_jobs_ran_is_repaired_by_the_next_run(
+    fresh_org: Callable[..., Org], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between Salesforce's answer and the ledger: the products are there, the ledger and the images
+    are not. The next run finds every product (no second one), and sends every image once."""
+    org = fresh_org()
+    items = org.sandbox.rows("AfasSf_Items")
+
+    def crash(self: DeferredWrites) -> Iterator[list[Any]]:
+        raise KeyboardInterrupt("killed")
+        yield []
+
+    monkeypatch.setattr(DeferredWrites, "written", crash)
+    with pytest.raises(KeyboardInterrupt):
+        org.engine(batch_size=50, bulk_threshold=20).run(PRODUCTS, run_id="killed")
+    assert len(org.records()) == len(items) and org.sandbox.sf_records("ContentVersion") == []
+    assert org.state.mark("products") is None and not org.state.entries("products", [i["ItemCode"] for i in items])
+    monkeypatch.undo()
+    report = org.engine(batch_size=50, bulk_threshold=20).run(PRODUCTS, run_id="next")
+    assert report.created == 0 and report.updated == len(items) and report.failed == 0
+    assert len(org.sandbox.sf_records("Product2")) == len(items)
+    assert len(org.sandbox.sf_records("ContentVersion")) == sum(1 for i in items if i["ImageId"])
 
 
 def test_the_bulk_jobs_wait_for_the_api_budget_and_nothing_is_sent_without_it(fresh_org: Callable[..., Org]) -> None:
