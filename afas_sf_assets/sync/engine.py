@@ -693,44 +693,32 @@ class SyncEngine:
         for work, payload, outcome in (
             triple for group in batch for triple in zip(group.works, group.payloads, group.outcomes, strict=True)
         ):
-            action = "update" if work.is_update else "create"
-            if outcome.success:
+            error = None if outcome.success else outcome.errors[0]
+            activity.append(
+                ActivityEntry(
+                    ctx.run_id,
+                    flow.name,
+                    work.key,
+                    "update" if work.is_update else "create",
+                    "failed" if error else "created" if outcome.created else "updated",
+                    None if error else outcome.id,
+                    source=work.row,
+                    sent=payload,
+                    error=f"{error.code}: {error.message}" if error else None,
+                )
+            )
+            if error is None:
                 if outcome.created:
                     report.created += 1
                 else:
                     report.updated += 1
                 work.target_id = outcome.id
                 updates.append(LedgerEntry(work.key, outcome.id, work.payload_hash, RecordStatus.SYNCED))
-                activity.append(
-                    ActivityEntry(
-                        ctx.run_id,
-                        flow.name,
-                        work.key,
-                        action,
-                        "created" if outcome.created else "updated",
-                        outcome.id,
-                        source=work.row,
-                        sent=payload,
-                    )
-                )
                 written.append(work)
                 continue
-            error = outcome.errors[0]
             field = ", ".join(error.fields) or None
             updates.append(
                 LedgerEntry.trouble(work.key, work.existing, RecordStatus.FAILED, error.code, field, error.message)
-            )
-            activity.append(
-                ActivityEntry(
-                    ctx.run_id,
-                    flow.name,
-                    work.key,
-                    action,
-                    "failed",
-                    source=work.row,
-                    sent=payload,
-                    error=f"{error.code}: {error.message}",
-                )
             )
             report.add_failure(Failure(work.key, "failed", error.code, field, error.message))
         return written
