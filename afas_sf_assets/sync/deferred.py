@@ -58,6 +58,8 @@ class DeferredWrites:
         return self.active
 
     def add(self, groups: list[tuple[int, TargetRef, list[Work]]]) -> None:
+        if not groups:
+            return
         spooled = []
         for write_pass, target, works in groups:
             payloads = [work.payload() for work in works]
@@ -96,25 +98,30 @@ class DeferredWrites:
                     self.failed[id(job)] = exc
 
     def written(self) -> Iterator[list[Written]]:
-        """The batches in the order they came, each group with its outcomes."""
+        """The batches in the order they came, each group with its outcomes; one batch in memory at a time."""
         by_id = {id(job): job for jobs in self.jobs.values() for job in jobs}
         for path in self.batches:
-            # Our own file, written by `add` in this process's temporary directory.
-            with path.open("rb") as handle:
-                spooled: list[tuple[int, list[Work], list[dict[str, Any]]]] = pickle.load(handle)
-            path.unlink()
-            batch = []
-            for job_id, works, payloads in spooled:
-                job = by_id[job_id]
-                keys = [str(payload[job.field]) for payload in payloads]
-                failure = self.failed.get(job_id)
-                outcomes = (
-                    [UpsertOutcome(key, errors=(SfErrorDetail("BULK_JOB_FAILED", str(failure)),)) for key in keys]
-                    if failure
-                    else job.outcomes(keys)
-                )
-                batch.append(Written(works, payloads, outcomes))
+            batch = self._load(path, by_id)
             yield batch
+            del batch  # before the next batch is loaded
+
+    def _load(self, path: Path, jobs: dict[int, BulkUpsertJob]) -> list[Written]:
+        # Our own file, written by `add` in this process's temporary directory.
+        with path.open("rb") as handle:
+            spooled: list[tuple[int, list[Work], list[dict[str, Any]]]] = pickle.load(handle)
+        path.unlink()
+        batch = []
+        for job_id, works, payloads in spooled:
+            job = jobs[job_id]
+            keys = [str(payload[job.field]) for payload in payloads]
+            failure = self.failed.get(job_id)
+            outcomes = (
+                [UpsertOutcome(key, errors=(SfErrorDetail("BULK_JOB_FAILED", str(failure)),)) for key in keys]
+                if failure
+                else job.outcomes(keys)
+            )
+            batch.append(Written(works, payloads, outcomes))
+        return batch
 
     def close(self) -> None:
         self._queued.close()

@@ -177,7 +177,10 @@ class SyncEngine:
             ctx.queued = deferred.queued
             try:
                 for number, batch in enumerate(batched(rows, self.batch_size), 1):
-                    if not self._process(ctx, flow, batch, report, full, deferred):
+                    done = self._process(ctx, flow, batch, report, full, deferred)
+                    # Let go of this batch before the next is read, so two batches of rows never overlap.
+                    del batch
+                    if not done:
                         stopped = True
                         break
                     self.progress(
@@ -677,6 +680,7 @@ class SyncEngine:
             else:
                 self.state.save(flow.name, updates)
                 self.state.log(activity)
+            del batch, written, updates, activity  # before the next batch is loaded
         return True
 
     def _record(
