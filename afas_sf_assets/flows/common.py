@@ -24,7 +24,7 @@ def synced(ctx: FlowContext, flow: str, keys: Iterable[str]) -> set[str]:
     entries = ctx.state.entries(flow, wanted)
     present = {key for key, entry in entries.items() if entry.status in IN_SALESFORCE}
     if ctx.queued is not None and flow == ctx.flow.name:
-        present |= ctx.queued([key for key in wanted if key not in present])
+        present |= set(ctx.queued([key for key in wanted if key not in present]))
     return present
 
 

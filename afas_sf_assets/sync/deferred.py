@@ -50,7 +50,7 @@ class DeferredWrites:
         self.active = False
         # The keys queued so far, on disk: a later batch's record may need one (a variant its parent).
         self._queued = sqlite3.connect(self.directory / "queued.sqlite")
-        self._queued.execute("CREATE TABLE queued (key TEXT PRIMARY KEY)")
+        self._queued.execute("CREATE TABLE queued (key TEXT PRIMARY KEY, payload_hash TEXT, versions INTEGER)")
 
     def takes(self, group_sizes: list[int]) -> bool:
         """Whether a batch with groups of these sizes goes to the run's jobs (from the first large group on)."""
@@ -67,22 +67,26 @@ class DeferredWrites:
             job.add(payloads)
             spooled.append((id(job), works, payloads))
         self._queued.executemany(
-            "INSERT OR IGNORE INTO queued VALUES (?)", ((w.key,) for _, _, works in groups for w in works)
+            "INSERT OR REPLACE INTO queued VALUES (?, ?, ?)",
+            ((w.key, w.payload_hash, w.requeued + 1) for _, _, works in groups for w in works),
         )
         path = self.directory / f"batch-{len(self.batches):06d}.pickle"
         with path.open("wb") as handle:
             pickle.dump(spooled, handle, protocol=pickle.HIGHEST_PROTOCOL)
         self.batches.append(path)
 
-    def queued(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` this run's jobs will write: present for a record of a later pass, whose job
-        runs after theirs."""
+    def queued(self, keys: Iterable[str]) -> dict[str, tuple[str | None, int]]:
+        """Which of `keys` this run's jobs will write, each with the payload hash queued last and how many
+        versions are queued: present for a record of a later pass, whose job runs after theirs."""
         wanted = list(dict.fromkeys(keys))
-        found: set[str] = set()
+        found: dict[str, tuple[str | None, int]] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(k for (k,) in self._queued.execute(f"SELECT key FROM queued WHERE key IN ({marks})", chunk))
+            for key, payload_hash, versions in self._queued.execute(
+                f"SELECT key, payload_hash, versions FROM queued WHERE key IN ({marks})", chunk
+            ):
+                found[key] = (payload_hash, versions)
         return found
 
     def job_count(self) -> int:

@@ -46,6 +46,9 @@ from afas_sf_assets.sync.state import (
 logger = logging.getLogger(__name__)
 # A bulk job costs a handful of calls whatever its size (create, upload, close, polls, results).
 BULK_JOB_CALLS = 8
+# Added to the write pass of a record sent again in the same run, per version before it (sync/deferred.py):
+# each version in a job after the one before.
+REQUEUED_PASS = 1000
 
 
 class MappingMismatch(AfasSfError):
@@ -452,6 +455,8 @@ class SyncEngine:
                     continue
             work.target_id = previous.target_id if previous and previous.status is not RecordStatus.REMOVED else None
             changed.append(work)
+        if deferred is not None and deferred.active:
+            changed = self._after_queued(changed, deferred, report)
         self._classify(ctx, changed)
         for rule in flow.matching:
             rule(ctx, changed)
@@ -607,12 +612,26 @@ class SyncEngine:
             work.record.create_only, fields, truncate
         )
 
+    def _after_queued(self, works: list[Work], deferred: DeferredWrites, report: FlowReport) -> list[Work]:
+        """Records this run's jobs already hold (a standard price entry another batch added): the same payload
+        is written once; another one goes again, as an update, in a job after theirs."""
+        queued = deferred.queued([w.key for w in works])
+        kept = []
+        for work in works:
+            payload_hash, versions = queued.get(work.key, (None, 0))
+            if versions and payload_hash == work.payload_hash:
+                report.unchanged += 1
+                continue
+            work.requeued = versions
+            kept.append(work)
+        return kept
+
     def _classify(self, ctx: FlowContext, works: list[Work]) -> None:
         """Create or update? The ledger knows most; Salesforce is asked about the rest, so a lost ledger
         never makes the engine overwrite create-only fields of records that already exist."""
         by_target: dict[TargetRef, dict[str, Work]] = {}
         for work in works:
-            if work.target_id is None:
+            if work.target_id is None and not work.requeued:
                 target = ctx.target_of(work)
                 value = work.payload().get(target.external_id)
                 if value not in (None, ""):
@@ -633,9 +652,14 @@ class SyncEngine:
 
     def _groups(self, ctx: FlowContext, ready: list[Work]) -> list[tuple[int, TargetRef, list[Work]]]:
         """The batch's records by write pass and target, in the order they must be written."""
-        passes = sorted({(w.write_pass, ctx.target_of(w)) for w in ready}, key=lambda pair: (pair[0], pair[1].object))
+
+        # A record requeued in this run goes in a pass after every other, so after its first version.
+        def pass_of(work: Work) -> int:
+            return work.write_pass + REQUEUED_PASS * work.requeued
+
+        passes = sorted({(pass_of(w), ctx.target_of(w)) for w in ready}, key=lambda pair: (pair[0], pair[1].object))
         return [
-            (p, target, [w for w in ready if w.write_pass == p and ctx.target_of(w) == target]) for p, target in passes
+            (p, target, [w for w in ready if pass_of(w) == p and ctx.target_of(w) == target]) for p, target in passes
         ]
 
     def _write(

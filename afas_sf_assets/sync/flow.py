@@ -38,6 +38,9 @@ class Work:
     target_id: str | None = None  # known before writing: an update
     write_pass: int = 0  # lower passes are written first (parents before children)
     waiting_for: str | None = None  # set by a rule: why it cannot go yet
+    # Versions of this record queued earlier in this run's bulk jobs with other payloads: this one goes
+    # again, as an update, in a job after theirs.
+    requeued: int = 0
     skip_reason: str | None = None  # set by a rule: why it is not for Salesforce at all (counted as skipped)
 
     @property
@@ -46,7 +49,7 @@ class Work:
 
     def payload(self) -> dict[str, Any]:
         assert self.record is not None
-        return self.record.for_update() if self.is_update else self.record.for_create()
+        return self.record.for_update() if self.is_update or self.requeued else self.record.for_create()
 
 
 @dataclass
@@ -72,7 +75,7 @@ class FlowContext:
     # The flow's row model for this run, when derived from AFAS's metainfo.
     row_model: type[BaseModel] | None = None
     # Keys of this flow the run's bulk jobs will write before any later pass (sync/deferred.py).
-    queued: Callable[[Iterable[str]], set[str]] | None = None
+    queued: Callable[[Iterable[str]], Mapping[str, tuple[str | None, int]]] | None = None
 
     def warn(self, failure: Failure) -> None:
         """A rule's finding about one record (a shared e-mail, a contact Salesforce refused)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 import pytest
 
 from afas_sf_assets.flows.catalog import CATALOG_FLOWS, CATEGORIES, IMAGES_LEDGER, PRODUCT_RELATIONS, PRODUCTS
+from afas_sf_assets.mapping.apply import MappedRecord
 from afas_sf_assets.salesforce.errors import SalesforceServerError
 from afas_sf_assets.sync.deferred import DeferredWrites
 from afas_sf_assets.sync.engine import SyncEngine
+from afas_sf_assets.sync.flow import FlowContext, Work
 from afas_sf_assets.sync.report import FlowReport
 from afas_sf_assets.sync.state import LedgerEntry, RecordStatus
 from afas_sf_assets_tests.conftest import Org
@@ -412,6 +415,32 @@ def test_a_crash_after_the_bulk_jobs_ran_is_repaired_by_the_next_run(
     assert report.created == 0 and report.updated == len(items) and report.failed == 0
     assert len(org.sandbox.sf_records("Product2")) == len(items)
     assert len(org.sandbox.sf_records("ContentVersion")) == sum(1 for i in items if i["ImageId"])
+
+
+def test_a_record_queued_twice_in_a_run_is_written_once_per_payload_the_last_one_winning(
+    fresh_org: Callable[..., Org],
+) -> None:
+    """A rule adds a record with one key to every batch (as prices adds a standard entry): the same payload
+    again is not sent twice; another one goes after the first, as an update that leaves create-only fields be."""
+
+    def summary(ctx: FlowContext, works: list[Work]) -> None:
+        first = min(w.key for w in works)
+        version = f"from {first}" if first in (items[100], items[150]) else "early"
+        record = MappedRecord(
+            always={"AFAS_Item_Code__c": "SUMMARY", "Name": version}, create_only={"Description": f"created {version}"}
+        )
+        works.append(Work("SUMMARY", {"ItemCode": "SUMMARY"}, record))
+
+    flow = dataclasses.replace(PRODUCTS, name="products_summary", rules=(*PRODUCTS.rules, summary), after_write=())
+    org = fresh_org()
+    items = sorted(i["ItemCode"] for i in org.sandbox.rows("AfasSf_Items"))  # AFAS's order: batches of 50
+    report = org.engine(batch_size=50, bulk_threshold=20).run(flow, run_id="run")
+    assert report.failed == 0 and report.created == len(items) + 1
+    summary_record = org.records()["SUMMARY"]
+    assert summary_record["Name"] == f"from {items[150]}", "the last batch's version"
+    assert summary_record["Description"] == "created early", "create-only: the first version's"
+    assert report.unchanged == 1, "the second batch's copy of the first version was not sent again"
+    assert org.sandbox.sf_calls()["by_endpoint"]["POST jobs"] == 4, "items, variants, then the two later versions"
 
 
 def test_the_bulk_jobs_wait_for_the_api_budget_and_nothing_is_sent_without_it(fresh_org: Callable[..., Org]) -> None:

@@ -56,6 +56,24 @@ def test_every_price_lands_in_its_groups_book_with_the_standard_entry(fresh_org:
     assert org.writes() == {}, "a second run without changes makes no write call"
 
 
+def test_prices_through_one_bulk_job_per_pass_put_each_standard_entry_first_once(
+    fresh_org: Callable[..., Org],
+) -> None:
+    """Batches of 100 at a bulk threshold of 20: every batch goes to the run's jobs. A group price whose
+    standard entry came in an earlier batch does not add it again, nor wait: that entry's job goes first."""
+    org = fresh_org()
+    catalog_and_customers(org.engine())
+    engine = org.engine(batch_size=100, bulk_threshold=20)
+    org.sandbox.sf_control.delete("calls")
+    report = engine.run(PRICES, run_id="run")
+    prices = org.sandbox.rows("AfasSf_SalesPrices")
+    assert report.failed == 0 and report.waiting == 0
+    assert report.created == len(prices) + len({(p["ItemCode"], p["CurrencyId"]) for p in prices})
+    assert org.sandbox.sf_calls()["by_endpoint"]["POST jobs"] == 2, "the standard entries' job, then the groups'"
+    entries = org.records("PricebookEntry", "AFAS_Price_Key__c")
+    assert len(entries) == report.created
+
+
 def test_price_waits_for_its_product_and_its_price_group(fresh_org: Callable[..., Org]) -> None:
     org = fresh_org()
     engine = org.engine()

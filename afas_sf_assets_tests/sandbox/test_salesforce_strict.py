@@ -461,6 +461,20 @@ def test_bulk_rows_are_checked_like_any_write(sf: Salesforce) -> None:
     assert "STRING_TOO_LONG" in failed
 
 
+def test_a_bulk_job_writes_its_rows_in_parallel_chunks_not_in_order(sf: Salesforce) -> None:
+    """Salesforce processes a job's data in chunks of 200 in parallel: a row cannot count on an earlier one
+    of the same job, so a child after its parent may find it missing."""
+    job = bulk_job(sf)
+    parents = [unique("PAR") for _ in range(600)]
+    lines = ["Name,AFAS_Item_Code__c,AFAS_Parent_Item__r.AFAS_Item_Code__c"]
+    lines += [f"Parent,{code}," for code in parents]
+    lines += [f"Child,{unique('CHI')},{code}" for code in parents]
+    info = finish(sf, job["id"], "\n".join(lines) + "\n")
+    assert info["numberRecordsProcessed"] == 1_200 and 0 < info["numberRecordsFailed"] < 600
+    failed = sf.session.get(f"{sf.base_url}jobs/ingest/{job['id']}/failedResults", headers=sf.headers).text
+    assert "Foreign key external ID" in failed and ",Child," in failed
+
+
 # -- errors are always the real shape -------------------------------------------------------------------
 
 

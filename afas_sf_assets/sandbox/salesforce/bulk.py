@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import threading
 import time
 from typing import Any
@@ -13,6 +14,7 @@ from afas_sf_assets.sandbox.salesforce.org import API_VERSION, MultipleMatches, 
 
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 TERMINAL = ("JobComplete", "Failed", "Aborted")
+BULK_CHUNK = 200
 DELIMITERS = {"BACKQUOTE": "`", "CARET": "^", "COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "TAB": "\t"}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 
@@ -178,8 +180,11 @@ class BulkJobs:
         ok_writer.writerow(["sf__Id", "sf__Created", *header])
         fail_writer.writerow(["sf__Id", "sf__Error", *header])
         processed = failed = 0
-        for row in body_rows:
+        order = _parallel_order(job_id, body_rows)
+        reached = len(order)
+        for position, row in enumerate(order):
             if self.get(job_id)["state"] == "Aborted":
+                reached = position
                 break
             if not any(cell.strip() for cell in row):
                 continue
@@ -205,7 +210,7 @@ class BulkJobs:
             {
                 "successfulResults": successes.getvalue(),
                 "failedResults": failures.getvalue(),
-                "unprocessedrecords": _unprocessed(header, body_rows[processed:])
+                "unprocessedrecords": _unprocessed(header, order[reached:])
                 if info["state"] == "Aborted"
                 else ",".join(header) + "\n",
             },
@@ -253,6 +258,15 @@ class BulkJobs:
                 raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{external}]", [external])
             result = self.org.save(sobject, body, external=(external, str(value)))
         return result.id, result.created
+
+
+def _parallel_order(job_id: str, rows: list[list[str]]) -> list[list[str]]:
+    """The rows in the order the job takes them. Salesforce processes a job's data in chunks of 200 records,
+    in parallel, so no row can count on one before it having been written (a child on its parent): here
+    the chunks go in a shuffled order, the same for the same job."""
+    chunks = [rows[start : start + BULK_CHUNK] for start in range(0, len(rows), BULK_CHUNK)]
+    random.Random(job_id).shuffle(chunks)
+    return [row for chunk in chunks for row in chunk]
 
 
 def _unprocessed(header: list[str], rows: list[list[str]]) -> str:
