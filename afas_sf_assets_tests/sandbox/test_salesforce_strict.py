@@ -418,7 +418,8 @@ def finish(sf: Salesforce, job_id: str, data: str) -> dict[str, Any]:
     headers = {**sf.headers, "Content-Type": "text/csv"}
     assert sf.session.put(f"{sf.base_url}jobs/ingest/{job_id}/batches", data=data, headers=headers).status_code == 201
     sf.session.patch(f"{sf.base_url}jobs/ingest/{job_id}", json={"state": "UploadComplete"}, headers=sf.headers)
-    for _ in range(200):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         info = sf.session.get(f"{sf.base_url}jobs/ingest/{job_id}", headers=sf.headers).json()
         if info["state"] in ("JobComplete", "Failed", "Aborted"):
             return info
@@ -465,12 +466,14 @@ def test_a_bulk_job_writes_its_rows_in_parallel_chunks_not_in_order(sf: Salesfor
     """Salesforce processes a job's data in chunks of 200 in parallel: a row cannot count on an earlier one
     of the same job, so a child after its parent may find it missing."""
     job = bulk_job(sf)
-    parents = [unique("PAR") for _ in range(600)]
+    # 20 chunks of parents, then 20 of their children: that no child, or every child, finds its parent
+    # missing has a chance of about one in a million.
+    parents = [unique("PAR") for _ in range(4_000)]
     lines = ["Name,AFAS_Item_Code__c,AFAS_Parent_Item__r.AFAS_Item_Code__c"]
     lines += [f"Parent,{code}," for code in parents]
     lines += [f"Child,{unique('CHI')},{code}" for code in parents]
     info = finish(sf, job["id"], "\n".join(lines) + "\n")
-    assert info["numberRecordsProcessed"] == 1_200 and 0 < info["numberRecordsFailed"] < 600
+    assert info["numberRecordsProcessed"] == 8_000 and 0 < info["numberRecordsFailed"] < 4_000
     failed = sf.session.get(f"{sf.base_url}jobs/ingest/{job['id']}/failedResults", headers=sf.headers).text
     assert "Foreign key external ID" in failed and ",Child," in failed
 
