@@ -93,13 +93,19 @@ class DeferredWrites:
         return sum(len(jobs) for jobs in self.jobs.values())
 
     def run(self) -> None:
-        """Each job, in pass order. A job Salesforce fails as a whole fails its records, not the run."""
+        """Each job, in pass order. A job Salesforce fails as a whole fails its records, not the run, and the
+        later passes' jobs of its object are not sent (their records need it: a variant its parent)."""
+        failed_objects: dict[str, SalesforceBulkJobError] = {}
         for key in sorted(self.jobs):
             for job in self.jobs[key]:
+                before = failed_objects.get(job.sobject)
+                if before is not None:
+                    self.failed[id(job)] = SalesforceBulkJobError(f"not sent: an earlier job failed ({before})")
+                    continue
                 try:
                     job.run()
                 except SalesforceBulkJobError as exc:
-                    self.failed[id(job)] = exc
+                    self.failed[id(job)] = failed_objects[job.sobject] = exc
 
     def written(self) -> Iterator[list[Written]]:
         """The batches in the order they came, each group with its outcomes; one batch in memory at a time."""
