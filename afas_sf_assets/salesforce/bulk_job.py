@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 from simple_salesforce import Salesforce
 from simple_salesforce.util import call_salesforce
 
-from afas_sf_assets.salesforce.errors import SalesforceBulkJobError, SfErrorDetail
+from afas_sf_assets.salesforce.errors import (
+    SalesforceBulkJobError,
+    SalesforceError,
+    SalesforceRequestError,
+    SfErrorDetail,
+)
 from afas_sf_assets.salesforce.records import UpsertOutcome, dotted
 
 if TYPE_CHECKING:
@@ -64,8 +69,9 @@ class BulkUpsertJob:
                 writer.writerow([bulk_cell(flat, column) for column in self.columns])
         self.rows += len(records)
 
-    def run(self) -> None:
-        """Send the rows as one job and index its results; raises SalesforceBulkJobError if the job fails."""
+    def run(self, on_created: Callable[[str], None] | None = None) -> None:
+        """Send the rows as one job and index its results; raises SalesforceBulkJobError if the job fails.
+        `on_created` learns the job's id before any row is sent (so a killed run's job can be found)."""
         created = self.client.call(
             lambda sf: sf.restful(
                 "jobs/ingest",
@@ -82,6 +88,8 @@ class BulkUpsertJob:
             what=f"bulk job for {self.sobject}",
         )
         self.job_id = job_id = str(created["id"])
+        if on_created:
+            on_created(job_id)
         try:
             # Not retried: a repeated upload to the same job is refused, and a new job would redo the work.
             self.client.call(lambda sf: self._upload(sf, job_id), what="bulk upload", idempotent=False)
@@ -147,27 +155,15 @@ class BulkUpsertJob:
             self._set_state("Aborted")
 
     def _wait(self) -> dict[str, Any]:
-        settings = self.client.settings
-        deadline = time.monotonic() + settings.bulk_timeout_seconds
-        delay = settings.bulk_poll_seconds
-        while True:
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            job = self.client.call(lambda sf: sf.restful(f"jobs/ingest/{self.job_id}"), what="bulk job state")
-            state = job.get("state")
-            if state == "JobComplete":
-                return job
-            if state in ("Failed", "Aborted"):
-                raise SalesforceBulkJobError(
-                    f"Bulk job {self.job_id} for {self.sobject} {state.lower()}: {job.get('errorMessage') or ''}",
-                    job_id=self.job_id,
-                )
-            if time.monotonic() >= deadline:
-                raise SalesforceBulkJobError(
-                    f"Bulk job {self.job_id} for {self.sobject} did not finish within the timeout of "
-                    f"{settings.bulk_timeout_seconds:g} s (SF_BULK_TIMEOUT_SECONDS)",
-                    job_id=self.job_id,
-                )
-            delay = min(delay * 2, POLL_CAP_SECONDS)
+        assert self.job_id is not None
+        job = wait_for(self.client, self.job_id)
+        if job.get("state") != "JobComplete":
+            raise SalesforceBulkJobError(
+                f"Bulk job {self.job_id} for {self.sobject} {str(job.get('state')).lower()}: "
+                f"{job.get('errorMessage') or ''}",
+                job_id=self.job_id,
+            )
+        return job
 
     def _index(self, job: Mapping[str, Any]) -> None:
         processed, failed = int(job.get("numberRecordsProcessed") or 0), int(job.get("numberRecordsFailed") or 0)
@@ -217,6 +213,44 @@ class BulkUpsertJob:
             return (external_id.lower(), external_id, None, None, error.code, error.message, ",".join(error.fields))
         message = f"Bulk job {self.job_id} did not process this record"
         return (external_id.lower(), external_id, None, None, "UNPROCESSED", message, "")
+
+
+def wait_for(client: SalesforceClient, job_id: str) -> dict[str, Any]:
+    """The job once it has ended (JobComplete, Failed or Aborted): polled from `SF_BULK_POLL_SECONDS`,
+    each wait doubled up to a minute; past `SF_BULK_TIMEOUT_SECONDS` it raises."""
+    settings = client.settings
+    deadline = time.monotonic() + settings.bulk_timeout_seconds
+    delay = settings.bulk_poll_seconds
+    while True:
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        job: dict[str, Any] = client.call(lambda sf: sf.restful(f"jobs/ingest/{job_id}"), what="bulk job state")
+        if job.get("state") in ("JobComplete", "Failed", "Aborted"):
+            return job
+        if time.monotonic() >= deadline:
+            raise SalesforceBulkJobError(
+                f"Bulk job {job_id} did not finish within the timeout of {settings.bulk_timeout_seconds:g} s "
+                "(SF_BULK_TIMEOUT_SECONDS)",
+                job_id=job_id,
+            )
+        delay = min(delay * 2, POLL_CAP_SECONDS)
+
+
+def settle(client: SalesforceClient, job_ids: Iterable[str]) -> None:
+    """Jobs a killed run left behind: one never closed is aborted (it holds no written row), one Salesforce
+    is still writing is waited for, so the next run does not read the org while that job changes it."""
+    for job_id in job_ids:
+        try:
+            job = client.call(lambda sf, j=job_id: sf.restful(f"jobs/ingest/{j}"), what="bulk job state")
+        except SalesforceRequestError:
+            continue  # gone: Salesforce keeps jobs for 7 days
+        if job.get("state") == "Open":
+            with suppress(SalesforceError):
+                client.call(
+                    lambda sf, j=job_id: sf.restful(f"jobs/ingest/{j}", method="PATCH", json={"state": "Aborted"}),
+                    what="bulk job Aborted",
+                )
+        elif job.get("state") in ("UploadComplete", "InProgress"):
+            wait_for(client, job_id)
 
 
 def bulk_cell(record: Mapping[str, Any], column: str) -> str:

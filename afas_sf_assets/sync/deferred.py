@@ -16,7 +16,7 @@ import pickle
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,10 @@ class Written:
 
 
 class DeferredWrites:
-    def __init__(self, salesforce: SalesforceClient) -> None:
+    def __init__(self, salesforce: SalesforceClient, on_job: Callable[[str], None] | None = None) -> None:
         self.salesforce = salesforce
+        # Told each job's id before its rows are sent, to keep where a killed run's next one finds it.
+        self.on_job = on_job
         self.directory = Path(tempfile.mkdtemp(prefix="afas-sf-bulk-"))
         # A job's columns are fixed when it starts; a later batch bringing another column starts another.
         self.jobs: dict[JobKey, list[BulkUpsertJob]] = {}
@@ -103,7 +105,7 @@ class DeferredWrites:
                     self.failed[id(job)] = SalesforceBulkJobError(f"not sent: an earlier job failed ({before})")
                     continue
                 try:
-                    job.run()
+                    job.run(self.on_job)
                 except SalesforceBulkJobError as exc:
                     self.failed[id(job)] = failed_objects[job.sobject] = exc
 

@@ -27,6 +27,7 @@ from afas_sf_assets.afas.filters import Condition, Operator, Where
 from afas_sf_assets.errors import AfasSfError
 from afas_sf_assets.mapping.apply import FieldMappingError, apply_mapping
 from afas_sf_assets.mapping.model import DEFAULT_MAPPINGS, Mapping, load_mapping
+from afas_sf_assets.salesforce.bulk_job import settle
 from afas_sf_assets.salesforce.client import COLLECTION_SIZE, SalesforceClient
 from afas_sf_assets.salesforce.errors import SalesforceLimitExceeded
 from afas_sf_assets.sync.deferred import DeferredWrites, Written
@@ -49,6 +50,8 @@ BULK_JOB_CALLS = 8
 # Added to the write pass of a record sent again in the same run, per version before it (sync/deferred.py):
 # each version in a job after the one before.
 REQUEUED_PASS = 1000
+# The ledger, beside a flow's, of the bulk jobs a run has started and not yet recorded (their ids).
+BULK_JOBS_LEDGER = ".bulk_jobs"
 
 
 class MappingMismatch(AfasSfError):
@@ -176,7 +179,13 @@ class SyncEngine:
             newest: list[datetime] = []
             stopped = False
             rows = self._rows(ctx, mark, retry, seen, watched, newest)
-            deferred = DeferredWrites(self.salesforce)
+            jobs_ledger = f"{flow.name}{BULK_JOBS_LEDGER}"
+            if not dry_run:
+                self._settle_jobs_left(jobs_ledger)
+            deferred = DeferredWrites(
+                self.salesforce,
+                lambda job_id: self.state.save(jobs_ledger, [LedgerEntry(job_id, job_id, None, RecordStatus.PARTIAL)]),
+            )
             ctx.queued = deferred.queued
             try:
                 for number, batch in enumerate(batched(rows, self.batch_size), 1):
@@ -194,6 +203,7 @@ class SyncEngine:
                     )
                 if not stopped and deferred.batches:
                     stopped = not self._finish_deferred(ctx, flow, deferred, report)
+                    self.state.reset(jobs_ledger)
             finally:
                 ctx.queued = None
                 deferred.close()
@@ -205,6 +215,15 @@ class SyncEngine:
             return report
         finally:
             self._take_notes(ctx, report)
+
+    def _settle_jobs_left(self, jobs_ledger: str) -> None:
+        """Bulk jobs a run that was killed left in Salesforce: waited for (or aborted, if never closed)
+        before this run reads the org, which they may still be changing."""
+        left = [entry.key for entry in self.state.iter_entries(jobs_ledger)]
+        if left:
+            self.progress(f"waiting for {len(left)} bulk job(s) an earlier run left in Salesforce")
+            settle(self.salesforce, left)
+            self.state.reset(jobs_ledger)
 
     def sync_keys(self, flow: Flow, keys: list[str], *, run_id: str, dry_run: bool = False) -> FlowReport:
         """Bring given records of a flow up to date now, by that flow's rules (an order needs its customer)."""

@@ -13,6 +13,7 @@ from afas_sf_assets.flows.customers import CUSTOMERS
 from afas_sf_assets.flows.prices import PRICES
 from afas_sf_assets.flows.shipments import SHIPMENTS, order_key
 from afas_sf_assets.flows.stock import CALCULATIONS, STOCK_FLOW
+from afas_sf_assets.salesforce.bulk_job import BulkUpsertJob
 from afas_sf_assets.sync.engine import SyncEngine
 from afas_sf_assets_tests.conftest import Org
 from afas_sf_assets_tests.sandbox.sf_helpers import plain_salesforce
@@ -72,6 +73,34 @@ def test_prices_through_one_bulk_job_per_pass_put_each_standard_entry_first_once
     assert org.sandbox.sf_calls()["by_endpoint"]["POST jobs"] == 2, "the standard entries' job, then the groups'"
     entries = org.records("PricebookEntry", "AFAS_Price_Key__c")
     assert len(entries) == report.created
+
+
+def test_a_bulk_job_a_killed_run_left_running_is_waited_for_by_the_next_run(
+    fresh_org: Callable[..., Org], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while Salesforce still writes its job: were the next run to read the org before that job is
+    done, it would send the same price book entries as new, with the fields Salesforce lets only a new
+    entry have (Pricebook2Id), and be refused."""
+    org = fresh_org()
+    catalog_and_customers(org.engine())
+    org.sandbox.sf_put("faults", {"bulk_job_seconds": 2})
+
+    def killed(self: BulkUpsertJob) -> None:
+        raise KeyboardInterrupt("killed")  # once the job is closed: Salesforce goes on writing it
+
+    monkeypatch.setattr(BulkUpsertJob, "_wait", killed)
+    monkeypatch.setattr(BulkUpsertJob, "_abort", lambda self: None)  # a killed process aborts nothing
+    with pytest.raises(KeyboardInterrupt):
+        org.engine(batch_size=100, bulk_threshold=20).run(PRICES, run_id="killed")
+    monkeypatch.undo()
+    assert org.records("PricebookEntry", "AFAS_Price_Key__c") == {}, "the job still waits in Salesforce's queue"
+    report = org.engine(batch_size=100, bulk_threshold=20).run(PRICES, run_id="next")
+    assert report.failed == 0, report.failures[:3]
+    prices = org.sandbox.rows("AfasSf_SalesPrices")
+    standards = len({(p["ItemCode"], p["CurrencyId"]) for p in prices})
+    assert report.updated == standards and report.created == len(prices), "the standard entries were there"
+    jobs = [job["id"] for job in plain_salesforce(org.sandbox).restful("jobs/ingest")["records"]]
+    assert not org.state.entries("prices.bulk_jobs", jobs), "the jobs' ledger is empty once they are recorded"
 
 
 def test_price_waits_for_its_product_and_its_price_group(fresh_org: Callable[..., Org]) -> None:
