@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,8 +92,8 @@ class BulkUpsertJob:
             on_created(job_id)
         try:
             # Not retried: a repeated upload to the same job is refused, and a new job would redo the work.
-            self.client.call(lambda sf: self._upload(sf, job_id), what="bulk upload", idempotent=False)
-            self._set_state("UploadComplete")
+            self.client.call(self._upload, what="bulk upload", idempotent=False)
+            set_state(self.client, job_id, "UploadComplete")
             job = self._wait()
         except BaseException:
             self._abort()
@@ -105,18 +105,13 @@ class BulkUpsertJob:
         """The outcome of each key (as sent), in order."""
         found: dict[str, UpsertOutcome] = {}
         with closing(sqlite3.connect(self.index_path)) as db:
-            wanted = list(dict.fromkeys(k.lower() for k in keys))
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for key, external_id, record_id, created, code, message, fields in db.execute(
-                    f"SELECT key, external_id, record_id, created, code, message, fields FROM outcome "
-                    f"WHERE key IN ({marks})",
-                    chunk,
-                ):
-                    errors = (SfErrorDetail(code, message, tuple(f for f in fields.split(",") if f)),) if code else ()
-                    created_flag = None if created is None else bool(created)
-                    found[key] = UpsertOutcome(external_id, id=record_id, created=created_flag, errors=errors)
+            columns = "key, external_id, record_id, created, code, message, fields"
+            for key, external_id, record_id, created, code, message, fields in select_in(
+                db, f"SELECT {columns} FROM outcome WHERE key IN", (k.lower() for k in keys)
+            ):
+                errors = (SfErrorDetail(code, message, tuple(f for f in fields.split(",") if f)),) if code else ()
+                created_flag = None if created is None else bool(created)
+                found[key] = UpsertOutcome(external_id, id=record_id, created=created_flag, errors=errors)
         missing = [k for k in keys if k.lower() not in found]
         if missing:
             raise SalesforceBulkJobError(
@@ -124,35 +119,25 @@ class BulkUpsertJob:
             )
         return [found[k.lower()] for k in keys]
 
-    def discard(self) -> None:
-        self.csv_path.unlink(missing_ok=True)
-        self.index_path.unlink(missing_ok=True)
-
     # -- the wire ---------------------------------------------------------------------------------
 
     def _url(self, sf: Salesforce, suffix: str = "") -> str:
         return f"{sf.base_url}jobs/ingest/{self.job_id}{suffix}"
 
-    def _upload(self, sf: Salesforce, job_id: str) -> None:
+    def _upload(self, sf: Salesforce) -> None:
         with self.csv_path.open("rb") as body:
             call_salesforce(
-                url=f"{sf.base_url}jobs/ingest/{job_id}/batches",
+                url=self._url(sf, "/batches"),
                 method="PUT",
                 session=sf.session,
                 headers={**sf.headers, "Content-Type": "text/csv", "Accept": "application/json"},
                 data=body,
             )
 
-    def _set_state(self, state: str) -> dict[str, Any]:
-        return self.client.call(
-            lambda sf: sf.restful(f"jobs/ingest/{self.job_id}", method="PATCH", json={"state": state}),
-            what=f"bulk job {state}",
-        )
-
     def _abort(self) -> None:
         # The job's own failure is what the caller needs to see, not a failed abort.
         with suppress(Exception):
-            self._set_state("Aborted")
+            set_state(self.client, str(self.job_id), "Aborted")
 
     def _wait(self) -> dict[str, Any]:
         assert self.job_id is not None
@@ -215,6 +200,27 @@ class BulkUpsertJob:
         return (external_id.lower(), external_id, None, None, "UNPROCESSED", message, "")
 
 
+def job_state(client: SalesforceClient, job_id: str) -> dict[str, Any]:
+    job: dict[str, Any] = client.call(lambda sf: sf.restful(f"jobs/ingest/{job_id}"), what="bulk job state")
+    return job
+
+
+def set_state(client: SalesforceClient, job_id: str, state: str) -> None:
+    client.call(
+        lambda sf: sf.restful(f"jobs/ingest/{job_id}", method="PATCH", json={"state": state}),
+        what=f"bulk job {state}",
+    )
+
+
+def select_in(db: sqlite3.Connection, query: str, keys: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+    """The rows of `query` (ending in `… IN`) for these keys, 500 at a time: below SQLite's limit on a
+    statement's parameters."""
+    wanted = list(dict.fromkeys(keys))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        yield from db.execute(f"{query} ({','.join('?' * len(chunk))})", chunk)
+
+
 def wait_for(client: SalesforceClient, job_id: str) -> dict[str, Any]:
     """The job once it has ended (JobComplete, Failed or Aborted): polled from `SF_BULK_POLL_SECONDS`,
     each wait doubled up to a minute; past `SF_BULK_TIMEOUT_SECONDS` it raises."""
@@ -223,7 +229,7 @@ def wait_for(client: SalesforceClient, job_id: str) -> dict[str, Any]:
     delay = settings.bulk_poll_seconds
     while True:
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        job: dict[str, Any] = client.call(lambda sf: sf.restful(f"jobs/ingest/{job_id}"), what="bulk job state")
+        job = job_state(client, job_id)
         if job.get("state") in ("JobComplete", "Failed", "Aborted"):
             return job
         if time.monotonic() >= deadline:
@@ -240,15 +246,12 @@ def settle(client: SalesforceClient, job_ids: Iterable[str]) -> None:
     is still writing is waited for, so the next run does not read the org while that job changes it."""
     for job_id in job_ids:
         try:
-            job = client.call(lambda sf, j=job_id: sf.restful(f"jobs/ingest/{j}"), what="bulk job state")
+            job = job_state(client, job_id)
         except SalesforceRequestError:
             continue  # gone: Salesforce keeps jobs for 7 days
         if job.get("state") == "Open":
             with suppress(SalesforceError):
-                client.call(
-                    lambda sf, j=job_id: sf.restful(f"jobs/ingest/{j}", method="PATCH", json={"state": "Aborted"}),
-                    what="bulk job Aborted",
-                )
+                set_state(client, job_id, "Aborted")
         elif job.get("state") in ("UploadComplete", "InProgress"):
             wait_for(client, job_id)
 

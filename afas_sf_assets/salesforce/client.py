@@ -59,8 +59,6 @@ COLLECTION_SIZE = 200
 COMPOSITE_SIZE = 25
 COMPOSITE_COLLECTIONS = 5
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
-# In a Bulk 2.0 CSV an empty cell leaves a field as it is; this clears it, as JSON null does.
-BULK_NULL = "#N/A"
 
 
 @dataclass(frozen=True)
@@ -436,7 +434,7 @@ class SalesforceClient:
                     str(records[index][field]),
                     id=result.get("id"),
                     created=result.get("created"),
-                    errors=() if result.get("success") else details_from(result.get("errors") or []),
+                    errors=_errors(result),
                 )
 
     def _bulk_upsert(self, sobject: str, field: str, records: Sequence[Mapping[str, Any]]) -> list[UpsertOutcome]:
@@ -473,7 +471,7 @@ class SalesforceClient:
                         str(record["Id"]),
                         id=result.get("id"),
                         created=False,
-                        errors=() if result.get("success") else details_from(result.get("errors") or []),
+                        errors=_errors(result),
                     )
                 )
         return outcomes
@@ -497,13 +495,18 @@ class SalesforceClient:
                     UpsertOutcome(
                         record_id,
                         id=record_id,
-                        errors=() if result.get("success") else details_from(result.get("errors") or []),
+                        errors=_errors(result),
                     )
                 )
         return outcomes
 
     def delete(self, sobject: str, record_id: str) -> None:
         self.call(lambda sf: getattr(sf, sobject).delete(record_id), what=f"delete {sobject}")
+
+
+def _errors(result: Mapping[str, Any]) -> tuple[SfErrorDetail, ...]:
+    """A collection result's errors; none when it succeeded."""
+    return () if result.get("success") else details_from(result.get("errors") or [])
 
 
 def _locked(outcome: UpsertOutcome | None) -> bool:

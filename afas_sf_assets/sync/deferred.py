@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from afas_sf_assets.salesforce.bulk_job import BulkUpsertJob
+from afas_sf_assets.salesforce.bulk_job import BulkUpsertJob, select_in
 from afas_sf_assets.salesforce.client import SalesforceClient
 from afas_sf_assets.salesforce.errors import SalesforceBulkJobError, SfErrorDetail
 from afas_sf_assets.salesforce.records import UpsertOutcome
@@ -44,15 +44,22 @@ class DeferredWrites:
         self.salesforce = salesforce
         # Told each job's id before its rows are sent, to keep where a killed run's next one finds it.
         self.on_job = on_job
-        self.directory = Path(tempfile.mkdtemp(prefix="afas-sf-bulk-"))
         # A job's columns are fixed when it starts; a later batch bringing another column starts another.
         self.jobs: dict[JobKey, list[BulkUpsertJob]] = {}
         self.failed: dict[int, SalesforceBulkJobError] = {}
         self.batches: list[Path] = []
         self.active = False
+        # Made with the first batch queued, so a run that writes nothing by bulk costs no files.
+        self._directory: Path | None = None
         # The keys queued so far, on disk: a later batch's record may need one (a variant its parent).
-        self._queued = sqlite3.connect(self.directory / "queued.sqlite")
-        self._queued.execute("CREATE TABLE queued (key TEXT PRIMARY KEY, payload_hash TEXT, versions INTEGER)")
+        self._queued: sqlite3.Connection | None = None
+
+    def _open(self) -> tuple[Path, sqlite3.Connection]:
+        if self._directory is None or self._queued is None:
+            self._directory = Path(tempfile.mkdtemp(prefix="afas-sf-bulk-"))
+            self._queued = sqlite3.connect(self._directory / "queued.sqlite")
+            self._queued.execute("CREATE TABLE queued (key TEXT PRIMARY KEY, payload_hash TEXT, versions INTEGER)")
+        return self._directory, self._queued
 
     def takes(self, group_sizes: list[int]) -> bool:
         """Whether a batch with groups of these sizes goes to the run's jobs (from the first large group on)."""
@@ -62,17 +69,18 @@ class DeferredWrites:
     def add(self, groups: list[tuple[int, TargetRef, list[Work]]]) -> None:
         if not groups:
             return
+        directory, queued = self._open()
         spooled = []
         for write_pass, target, works in groups:
             payloads = [work.payload() for work in works]
-            job = self._job((write_pass, target.object, target.external_id), payloads)
+            job = self._job((write_pass, target.object, target.external_id), payloads, directory)
             job.add(payloads)
             spooled.append((id(job), works, payloads))
-        self._queued.executemany(
+        queued.executemany(
             "INSERT OR REPLACE INTO queued VALUES (?, ?, ?)",
             ((w.key, w.payload_hash, w.requeued + 1) for _, _, works in groups for w in works),
         )
-        path = self.directory / f"batch-{len(self.batches):06d}.pickle"
+        path = directory / f"batch-{len(self.batches):06d}.pickle"
         with path.open("wb") as handle:
             pickle.dump(spooled, handle, protocol=pickle.HIGHEST_PROTOCOL)
         self.batches.append(path)
@@ -80,16 +88,10 @@ class DeferredWrites:
     def queued(self, keys: Iterable[str]) -> dict[str, tuple[str | None, int]]:
         """Which of `keys` this run's jobs will write, each with the payload hash queued last and how many
         versions are queued: present for a record of a later pass, whose job runs after theirs."""
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, tuple[str | None, int]] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for key, payload_hash, versions in self._queued.execute(
-                f"SELECT key, payload_hash, versions FROM queued WHERE key IN ({marks})", chunk
-            ):
-                found[key] = (payload_hash, versions)
-        return found
+        if self._queued is None:
+            return {}
+        query = "SELECT key, payload_hash, versions FROM queued WHERE key IN"
+        return {key: (payload_hash, versions) for key, payload_hash, versions in select_in(self._queued, query, keys)}
 
     def job_count(self) -> int:
         return sum(len(jobs) for jobs in self.jobs.values())
@@ -136,13 +138,15 @@ class DeferredWrites:
         return batch
 
     def close(self) -> None:
-        self._queued.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if self._queued is not None:
+            self._queued.close()
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
 
-    def _job(self, key: JobKey, payloads: list[dict[str, Any]]) -> BulkUpsertJob:
+    def _job(self, key: JobKey, payloads: list[dict[str, Any]], directory: Path) -> BulkUpsertJob:
         columns = BulkUpsertJob.columns_of(payloads)
         jobs = self.jobs.setdefault(key, [])
         if not jobs or not jobs[-1].covers(columns):
             _, sobject, field = key
-            jobs.append(self.salesforce.bulk_job(sobject, field, self.directory, columns))
+            jobs.append(self.salesforce.bulk_job(sobject, field, directory, columns))
         return jobs[-1]

@@ -523,24 +523,36 @@ class SyncEngine:
         groups = self._groups(ctx, ready)
         if deferred is not None and deferred.takes([len(works) for _, _, works in groups]):
             deferred.add(groups)
-            self.state.save(flow.name, updates)
-            self.state.log(activity)
-            if resumed and flow.after_write:
+            if resumed:
                 report.count("resumed", len(resumed))
-                self._with_children(ctx, flow, resumed, report, [], [])
+            self._conclude(ctx, flow, resumed, report, updates, activity)
             return True
         if not self._within_budget(len(ready) + len(resumed), report):
             self.state.save(flow.name, updates)
             self.state.log(activity)
             return False
         written = self._write(ctx, flow, groups, report, updates, activity)
-        if not flow.after_write:
+        if flow.after_write:
+            report.count("resumed", len(resumed))
+        self._conclude(ctx, flow, written + resumed, report, updates, activity)
+        return True
+
+    def _conclude(
+        self,
+        ctx: FlowContext,
+        flow: Flow,
+        written: list[Work],
+        report: FlowReport,
+        updates: list[LedgerEntry],
+        activity: list[ActivityEntry],
+    ) -> None:
+        """A batch's ledger entries and activity; with after-write rules, once the children of the written
+        records are written too."""
+        if flow.after_write:
+            self._with_children(ctx, flow, written, report, updates, activity)
+        else:
             self.state.save(flow.name, updates)
             self.state.log(activity)
-            return True
-        report.count("resumed", len(resumed))
-        self._with_children(ctx, flow, written + resumed, report, updates, activity)
-        return True
 
     def _with_children(
         self,
@@ -718,11 +730,7 @@ class SyncEngine:
             updates: list[LedgerEntry] = []
             activity: list[ActivityEntry] = []
             written = self._record(ctx, flow, batch, report, updates, activity)
-            if flow.after_write:
-                self._with_children(ctx, flow, written, report, updates, activity)
-            else:
-                self.state.save(flow.name, updates)
-                self.state.log(activity)
+            self._conclude(ctx, flow, written, report, updates, activity)
             del batch, written, updates, activity  # before the next batch is loaded
         return True
 

@@ -290,6 +290,13 @@ class SalesforceSandboxApp:
         if faults.get("error_rate_5xx") and random.random() < float(faults["error_rate_5xx"]):
             raise _error("SERVER_UNAVAILABLE", "Server unavailable", 503)
 
+    def _count_describe(self, rest: str) -> None:
+        """Describes are counted apart as well, by object (a composite call's too): what a run spends on
+        learning the org's shape."""
+        if rest == "/sobjects" or rest.endswith("/describe"):
+            described = rest.split("/")[2] if rest != "/sobjects" else "(global)"
+            self.store.next_number(f"calls:describe {described}", 1)
+
     async def _record_latency(self, rest: str, body: Any) -> None:
         """The WAN model's server time per record of an sObject Collections call (`latency_per_record_ms`)."""
         per_record = float(self.store.get_meta("faults", {}).get("latency_per_record_ms", 0))
@@ -309,10 +316,7 @@ class SalesforceSandboxApp:
             if self.store.counter("api_used") >= self._api_max():
                 raise _error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", 403)
             self.store.next_number("api_used", 1)
-            if rest == "/sobjects" or rest.endswith("/describe"):
-                # Apart as well, by object: what a run spends on learning the org's shape.
-                described = rest.split("/")[2] if rest != "/sobjects" else "(global)"
-                self.store.next_number(f"calls:describe {described}", 1)
+            self._count_describe(rest)
             endpoint = f"{request.method} {rest.split('/')[1] if rest != '/' else ''}"
             if re.match(r"^/jobs/ingest/[^/]+/\w+", rest) and request.method == "GET":
                 endpoint += " (results)"  # a bulk job's result lists apart from its polls
@@ -607,9 +611,7 @@ class SalesforceSandboxApp:
             assert match is not None, "checked by _composite_subrequests"
             query = {k: v[-1] for k, v in parse_qs(url.partition("?")[2], keep_blank_values=True).items()}
             rest = match.group(2) or "/"
-            if rest == "/sobjects" or rest.endswith("/describe"):
-                described = rest.split("/")[2] if rest != "/sobjects" else "(global)"
-                self.store.next_number(f"calls:describe {described}", 1)
+            self._count_describe(rest)
             status, payload, _ = self.handle(sub["method"], rest, query, sub_body)
             responses.append({"body": payload, "httpHeaders": {}, "httpStatusCode": status, "referenceId": ref})
             references[ref] = payload
